@@ -1,0 +1,148 @@
+//! The command line, as clap parses it. Nothing here is trusted yet: `config` checks it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::export::format::EnvFormat;
+use crate::timeline::Spec;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "deploydb",
+    version,
+    about = "A PostgreSQL database for every deployment timeline, from inside your pipeline.",
+    long_about = "A PostgreSQL database for every deployment timeline, from inside your pipeline.\n\n\
+        deploydb finds out whether the app uses PostgreSQL, works out the timeline (production, a \
+        branch, or a preview) from the CI or git, makes sure that timeline's database exists on \
+        the linked server, exports PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE and \
+        DATABASE_URL, and runs the migration command.\n\n\
+        The linked server's admin URL is read from $DEPLOYDB_ADMIN_URL (or the variable named by \
+        [instance] url_env); without one, deploydb runs its own local PostgreSQL.",
+    after_help = "Exit codes: 0 ok, 2 usage or config, 3 timeline unknown, 4 no PostgreSQL (--require), \
+        5 server, 6 export, 7 local cluster, 8 migration did not start, 124 migration timed out, \
+        130/143 interrupted; otherwise the migration command's own exit code."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The repository, or any folder inside it [default: the current directory]
+    #[arg(short = 'C', long, global = true, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// The app's name, used in every database name [env: DEPLOYDB_APP]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub app: Option<String>,
+    /// The branch whose deployments are production [env: DEPLOYDB_PRODUCTION_BRANCH]
+    #[arg(long, global = true, value_name = "BRANCH")]
+    pub production_branch: Option<String>,
+    /// More log output (-v info, -vv debug); RUST_LOG also works
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Detect, resolve the timeline, ensure its database, export the connection, run the migration
+    Run(RunArgs),
+    /// Show whether the repository uses PostgreSQL and how it migrates
+    Detect(DetectArgs),
+    /// Show the timeline this run belongs to and its database name
+    Timeline(TimelineArgs),
+    /// Make sure the timeline's database exists (create it if missing)
+    Ensure(EnsureArgs),
+    /// Print the timeline's connection variables (e.g. eval "$(deploydb env)")
+    Env(EnvArgs),
+    /// Manage the embedded local PostgreSQL used when no admin URL is set
+    Local(LocalArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct TimelineFlag {
+    /// production, preview or branch:<name> [env: DEPLOYDB_TIMELINE; default: from the CI or git]
+    #[arg(long, value_name = "TIMELINE")]
+    pub timeline: Option<Spec>,
+}
+
+impl clap::builder::ValueParserFactory for Spec {
+    type Parser = clap::builder::ValueParser;
+    fn value_parser() -> Self::Parser {
+        clap::builder::ValueParser::new(|s: &str| s.parse::<Spec>())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub timeline: TimelineFlag,
+    /// Fail (exit 4) instead of skipping when no PostgreSQL dependency is found
+    #[arg(long)]
+    pub require: bool,
+    /// Where GitLab's dotenv report is written
+    #[arg(long, value_name = "FILE", default_value = "deploydb.env")]
+    pub dotenv_file: PathBuf,
+    /// Also put PGPASSWORD and DATABASE_URL in the dotenv report (readable by the whole pipeline)
+    #[arg(long)]
+    pub dotenv_secrets: bool,
+    /// The migration command, instead of [migrate] command (run directly, not through sh)
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// The folder to inspect [default: the project root]
+    pub dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    #[command(flatten)]
+    pub timeline: TimelineFlag,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct EnsureArgs {
+    #[command(flatten)]
+    pub timeline: TimelineFlag,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub timeline: TimelineFlag,
+    #[arg(long, value_enum, default_value = "shell")]
+    pub format: EnvFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    #[command(subcommand)]
+    pub action: LocalAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalAction {
+    /// Where the local cluster lives, and whether it is running
+    Status,
+    /// Stop the local cluster (it starts again on the next run that needs it)
+    Stop,
+}

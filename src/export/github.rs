@@ -1,0 +1,58 @@
+//! GitHub Actions: `::add-mask::` commands, and `$GITHUB_ENV` / `$GITHUB_OUTPUT` files in the
+//! multi-line form (`NAME<<DELIMITER`) with a random delimiter, so that no value — a branch
+//! name is attacker-controlled — can end its entry early and inject another variable.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::Exports;
+use crate::error::{Error, Result};
+use crate::instance::local::random_hex;
+
+/// The mask commands for each secret; GitHub masks values line by line, so a multi-line value
+/// gets one command per line.
+pub fn masks(secrets: &[&str]) -> String {
+    let mut out = String::new();
+    for secret in secrets {
+        for line in secret.lines().filter(|l| !l.is_empty()) {
+            out.push_str(&format!("::add-mask::{line}\n"));
+        }
+    }
+    out
+}
+
+pub fn heredoc(name: &str, value: &str) -> String {
+    let mut delimiter = format!("ghadelimiter_{}", random_hex(16));
+    while value.contains(&delimiter) {
+        delimiter = format!("ghadelimiter_{}", random_hex(16));
+    }
+    format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
+}
+
+pub fn append_env(path: &Path, exports: &Exports) -> Result<()> {
+    let text: String = exports
+        .vars
+        .iter()
+        .map(|(n, v)| heredoc(n, v.expose()))
+        .collect();
+    append(path, "GITHUB_ENV", &text)
+}
+
+pub fn append_outputs(path: &Path, outputs: &[(&str, &str)]) -> Result<()> {
+    let text: String = outputs.iter().map(|(n, v)| heredoc(n, v)).collect();
+    append(path, "GITHUB_OUTPUT", &text)
+}
+
+fn append(path: &Path, what: &str, text: &str) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| {
+            Error::export(format!(
+                "could not append to ${what} ({}): {e}",
+                path.display()
+            ))
+        })
+}

@@ -1,0 +1,64 @@
+//! Handing the timeline's connection to the rest of the pipeline as `PG*` variables and
+//! `DATABASE_URL`: into GitHub's `GITHUB_ENV`, a GitLab dotenv report, or printed for a shell.
+
+pub mod format;
+pub mod github;
+pub mod gitlab;
+
+use crate::instance::conninfo::ConnInfo;
+use crate::secret::Secret;
+
+/// A variable's value; secrets are masked in CI logs and left out of world-readable reports.
+#[derive(Clone)]
+pub enum Value {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl Value {
+    pub fn expose(&self) -> &str {
+        match self {
+            Value::Plain(v) => v,
+            Value::Secret(s) => s.expose(),
+        }
+    }
+
+    pub fn is_secret(&self) -> bool {
+        matches!(self, Value::Secret(_))
+    }
+}
+
+#[derive(Clone)]
+pub struct Exports {
+    pub vars: Vec<(&'static str, Value)>,
+}
+
+impl Exports {
+    pub fn new(conn: &ConnInfo) -> Exports {
+        let mut vars = vec![
+            ("PGHOST", Value::Plain(conn.host.clone())),
+            ("PGPORT", Value::Plain(conn.port.to_string())),
+            ("PGDATABASE", Value::Plain(conn.dbname.clone())),
+            ("PGUSER", Value::Plain(conn.user.clone())),
+        ];
+        if let Some(password) = &conn.password {
+            vars.push(("PGPASSWORD", Value::Secret(password.clone())));
+        }
+        vars.push(("PGSSLMODE", Value::Plain(conn.sslmode.as_str().to_string())));
+        if let Some(ca) = &conn.sslrootcert {
+            vars.push(("PGSSLROOTCERT", Value::Plain(ca.clone())));
+        }
+        vars.push(("DATABASE_URL", Value::Secret(conn.url())));
+        Exports { vars }
+    }
+
+    /// The secret values, for masking and for redacting the migration's output.
+    pub fn secrets(&self) -> Vec<&str> {
+        self.vars
+            .iter()
+            .filter(|(_, v)| v.is_secret())
+            .map(|(_, v)| v.expose())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+}

@@ -1,0 +1,305 @@
+//! The admin connection, parsed from a libpq-style URI with a URL parser (not by splitting on
+//! `@` and `:`, which breaks on passwords that contain them). The password lives in a
+//! [`Secret`]; the only printable form of a connection is [`ConnInfo::redacted`].
+
+use std::fmt;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use url::Url;
+
+use crate::secret::Secret;
+
+/// libpq's `sslmode`. Its default is `prefer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Allow,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub fn parse(text: &str) -> Option<SslMode> {
+        Some(match text {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// Characters kept as they are in the user and password parts of a URL (RFC 3986 unreserved).
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Query keys we understand; libpq rejects unknown ones too, and silently ignoring a typo such
+/// as `sslmdoe=require` would connect without the TLS the user asked for.
+const KNOWN_PARAMS: &[&str] = &[
+    "host",
+    "port",
+    "user",
+    "password",
+    "dbname",
+    "sslmode",
+    "sslrootcert",
+    "connect_timeout",
+    "application_name",
+];
+
+#[derive(Clone)]
+pub struct ConnInfo {
+    /// A host name, an IP address, or (starting with `/`) a Unix socket directory.
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub dbname: String,
+    pub sslmode: SslMode,
+    pub sslrootcert: Option<String>,
+    pub connect_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for ConnInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl ConnInfo {
+    /// Parses `postgresql://user:password@host:port/dbname?param=value`. The error text never
+    /// repeats the input, which may hold a password.
+    pub fn parse(text: &str) -> Result<ConnInfo, String> {
+        let url = Url::parse(text.trim()).map_err(|e| format!("it is not a valid URL ({e})"))?;
+        if !matches!(url.scheme(), "postgresql" | "postgres") {
+            return Err(format!(
+                "the scheme is `{}`; it must be postgresql:// or postgres://",
+                url.scheme()
+            ));
+        }
+        let decode = |s: &str, what: &str| {
+            percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| format!("the {what} is not valid UTF-8 after percent-decoding"))
+        };
+        let mut info = ConnInfo {
+            host: decode(
+                url.host_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']'),
+                "host",
+            )?,
+            port: url.port().unwrap_or(5432),
+            user: decode(url.username(), "user name")?,
+            password: url
+                .password()
+                .map(|p| decode(p, "password").map(Secret::new))
+                .transpose()?,
+            dbname: decode(url.path().trim_start_matches('/'), "database name")?,
+            sslmode: SslMode::Prefer,
+            sslrootcert: None,
+            connect_timeout: None,
+        };
+        for (key, value) in url.query_pairs() {
+            let value = value.into_owned();
+            match key.as_ref() {
+                "host" => info.host = value,
+                "port" => {
+                    info.port = value
+                        .parse()
+                        .map_err(|_| format!("port `{value}` is not a number"))?
+                }
+                "user" => info.user = value,
+                "password" => info.password = Some(Secret::new(value)),
+                "dbname" => info.dbname = value,
+                "sslmode" => {
+                    info.sslmode = SslMode::parse(&value).ok_or_else(|| {
+                        format!("sslmode `{value}` is not one of disable, allow, prefer, require, verify-ca, verify-full")
+                    })?
+                }
+                "sslrootcert" => info.sslrootcert = Some(value),
+                "connect_timeout" => {
+                    let secs: u64 = value
+                        .parse()
+                        .map_err(|_| format!("connect_timeout `{value}` is not a number of seconds"))?;
+                    info.connect_timeout = Some(Duration::from_secs(secs));
+                }
+                "application_name" => {}
+                other => {
+                    return Err(format!(
+                        "parameter `{other}` is not supported (known: {})",
+                        KNOWN_PARAMS.join(", ")
+                    ));
+                }
+            }
+        }
+        if info.host.is_empty() {
+            info.host = "localhost".into();
+        }
+        if info.host.contains(',') {
+            return Err("it names several hosts; deploydb needs exactly one".into());
+        }
+        if info.user.is_empty() {
+            return Err("it has no user name; write postgresql://USER:PASSWORD@HOST:PORT/".into());
+        }
+        if info.dbname.is_empty() {
+            info.dbname = "postgres".into();
+        }
+        Ok(info)
+    }
+
+    /// The same server and credentials, another database.
+    pub fn with_database(&self, dbname: &str) -> ConnInfo {
+        ConnInfo {
+            dbname: dbname.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// The URL with the password shown as `****`: the only form that may be printed.
+    pub fn redacted(&self) -> String {
+        self.render(self.password.as_ref().map(|_| "****"))
+    }
+
+    /// The URL with the password, percent-encoded.
+    pub fn url(&self) -> Secret {
+        let password = self
+            .password
+            .as_ref()
+            .map(|p| utf8_percent_encode(p.expose(), USERINFO).to_string());
+        Secret::new(self.render(password.as_deref()))
+    }
+
+    fn render(&self, password: Option<&str>) -> String {
+        let mut out = String::from("postgresql://");
+        out.extend(utf8_percent_encode(&self.user, USERINFO));
+        if let Some(password) = password {
+            out.push(':');
+            out.push_str(password);
+        }
+        out.push('@');
+        if self.host.contains(':') {
+            out.push_str(&format!("[{}]", self.host));
+        } else {
+            // A socket directory is percent-encoded into the host part, as libpq accepts it.
+            out.extend(utf8_percent_encode(&self.host, USERINFO));
+        }
+        out.push_str(&format!(":{}/", self.port));
+        out.extend(utf8_percent_encode(&self.dbname, USERINFO));
+        let mut query = vec![format!("sslmode={}", self.sslmode.as_str())];
+        if let Some(ca) = &self.sslrootcert {
+            query.push(format!("sslrootcert={}", utf8_percent_encode(ca, USERINFO)));
+        }
+        out.push('?');
+        out.push_str(&query.join("&"));
+        out
+    }
+
+    pub fn pg_config(&self) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        if self.host.starts_with('/') {
+            config.host_path(&self.host);
+        } else {
+            config.host(&self.host);
+        }
+        config
+            .port(self.port)
+            .user(&self.user)
+            .dbname(&self.dbname)
+            .application_name("deploydb");
+        if let Some(password) = &self.password {
+            config.password(password.expose());
+        }
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_url_round_trip() {
+        let info = ConnInfo::parse(
+            "postgresql://ad%40min:p%3Aw%2Fd%40x@db.example:6543/app?sslmode=require",
+        )
+        .unwrap();
+        assert_eq!(info.user, "ad@min");
+        assert_eq!(info.password.as_ref().unwrap().expose(), "p:w/d@x");
+        assert_eq!((info.host.as_str(), info.port), ("db.example", 6543));
+        assert_eq!(info.dbname, "app");
+        assert_eq!(info.sslmode, SslMode::Require);
+        let again = ConnInfo::parse(info.url().expose()).unwrap();
+        assert_eq!(again.password.unwrap().expose(), "p:w/d@x");
+        assert_eq!(again.user, "ad@min");
+    }
+
+    #[test]
+    fn defaults_and_query_params() {
+        let info =
+            ConnInfo::parse("postgres:///?host=/var/run/postgresql&port=5433&user=u").unwrap();
+        assert_eq!(info.host, "/var/run/postgresql");
+        assert_eq!(info.port, 5433);
+        assert_eq!(info.dbname, "postgres");
+        assert_eq!(info.sslmode, SslMode::Prefer);
+        assert!(info.password.is_none());
+        let back = ConnInfo::parse(info.url().expose()).unwrap();
+        assert_eq!(
+            (back.host.as_str(), back.port),
+            ("/var/run/postgresql", 5433)
+        );
+    }
+
+    #[test]
+    fn socket_directory_as_encoded_host() {
+        let info = ConnInfo::parse("postgresql://u@%2Ftmp%2Fpg/db").unwrap();
+        assert_eq!(info.host, "/tmp/pg");
+    }
+
+    #[test]
+    fn ipv6_host() {
+        let info = ConnInfo::parse("postgresql://u:p@[::1]:5432/db").unwrap();
+        assert_eq!(info.host, "::1");
+        assert!(info.url().expose().contains("@[::1]:5432/"));
+    }
+
+    #[test]
+    fn redacted_hides_password_and_errors_do_not_echo_input() {
+        let info = ConnInfo::parse("postgresql://u:topsecret@h/db").unwrap();
+        assert!(!info.redacted().contains("topsecret"));
+        assert!(info.redacted().contains("****"));
+        assert!(!format!("{info:?}").contains("topsecret"));
+        for bad in [
+            "mysql://u:topsecret@h/db",
+            "postgresql://u:topsecret@h/db?sslmdoe=require",
+            "postgresql://u:topsecret@h:port/db",
+            "postgresql://:topsecret@h/db",
+            "postgresql://u:topsecret@h/db?sslmode=sometimes",
+        ] {
+            let err = ConnInfo::parse(bad).unwrap_err();
+            assert!(!err.contains("topsecret"), "{err}");
+        }
+    }
+}

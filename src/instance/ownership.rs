@@ -1,0 +1,43 @@
+//! The ownership record deploydb writes as the database's comment: the server's catalog is the
+//! only state deploydb keeps, so this is how it knows later which databases are its own, for
+//! which app and timeline.
+
+use serde::{Deserialize, Serialize};
+
+use crate::timeline::{Kind, Timeline};
+
+pub const MANAGED_BY: &str = "deploydb";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ownership {
+    pub managed_by: String,
+    pub app: String,
+    pub kind: Kind,
+    pub branch: Option<String>,
+    pub pr: Option<u64>,
+    pub created_at: String,
+}
+
+impl Ownership {
+    pub fn new(app: &str, timeline: &Timeline, created_at: String) -> Self {
+        Ownership {
+            managed_by: MANAGED_BY.to_string(),
+            app: app.to_string(),
+            kind: timeline.kind,
+            branch: timeline.branch.clone(),
+            pr: timeline.pr,
+            created_at,
+        }
+    }
+
+    /// `None` for a comment that is not deploydb's (absent, free text, or another tool's JSON).
+    pub fn parse(comment: &str) -> Option<Ownership> {
+        serde_json::from_str::<Ownership>(comment)
+            .ok()
+            .filter(|o| o.managed_by == MANAGED_BY)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("ownership serializes")
+    }
+}

@@ -1,0 +1,87 @@
+//! deploydb gives every deployment timeline of an app its own PostgreSQL database, from inside
+//! the pipeline: detect → timeline → instance → export → migrate. This crate is the whole tool;
+//! the binary only calls [`main_with_args`].
+
+pub mod cli;
+pub mod config;
+pub mod detect;
+pub mod duration;
+pub mod env;
+pub mod error;
+pub mod export;
+pub mod instance;
+pub mod migrate;
+mod pipeline;
+mod report;
+pub mod secret;
+pub mod timeline;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use env::Env;
+use error::{Error, Result, exit};
+
+/// Parses `args`, runs the command with the process environment, prints any error, and returns
+/// the exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+        }
+    };
+    let env = Env::from_process();
+    init_tracing(cli.global.verbose, &env);
+    let result = std::env::current_dir()
+        .map_err(|e| Error::usage(format!("the current directory cannot be read: {e}")))
+        .and_then(|cwd| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::internal(format!("could not start the async runtime: {e}")))
+                .and_then(|rt| rt.block_on(run(cli, &env, &cwd)))
+        });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Runs one command. Returns the exit code to use when the command itself decides it (the
+/// migration's own code); errors carry theirs.
+pub async fn run(cli: Cli, env: &Env, cwd: &std::path::Path) -> Result<i32> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Run(args) => pipeline::run(global, args, env, cwd).await,
+        Command::Ensure(args) => pipeline::ensure(global, args, env, cwd).await,
+        Command::Timeline(args) => pipeline::timeline(global, args, env, cwd),
+        Command::Env(args) => pipeline::env(global, args, env, cwd),
+        Command::Detect(args) => pipeline::detect(global, args, env, cwd),
+        Command::Local(args) => pipeline::local(args, env),
+    }
+}
+
+fn init_tracing(verbose: u8, env: &Env) {
+    let filter = match (env.get("RUST_LOG"), verbose) {
+        (Some(spec), _) => spec.to_string(),
+        (None, 0) => "warn".into(),
+        (None, 1) => "deploydb=info".into(),
+        (None, _) => "deploydb=debug".into(),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .try_init();
+}

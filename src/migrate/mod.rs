@@ -1,0 +1,150 @@
+//! Running the app's migration command against the timeline's database: the exported variables
+//! in its environment, its stdout and stderr relayed as they come (secrets masked), its exit
+//! code passed through. It runs in its own process group so that a cancelled pipeline stops it
+//! and everything it started: SIGTERM to the group, a grace period, then SIGKILL.
+
+mod relay;
+
+use std::collections::BTreeMap;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::error::{Error, Kind, Result, exit};
+pub use relay::{Redactor, relay};
+
+/// How long a command gets to exit after SIGTERM before it is killed.
+const GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub enum Program {
+    /// A configured command line, run with `sh -c`.
+    Shell(String),
+    /// `deploydb run -- CMD ARGS…`, run directly.
+    Argv(Vec<String>),
+}
+
+impl Program {
+    pub fn describe(&self) -> String {
+        match self {
+            Program::Shell(line) => line.clone(),
+            Program::Argv(argv) => argv.join(" "),
+        }
+    }
+}
+
+pub struct Invocation<'a> {
+    pub program: Program,
+    pub dir: PathBuf,
+    /// The child's whole environment.
+    pub env: BTreeMap<String, String>,
+    pub secrets: Vec<&'a str>,
+    pub timeout: Option<Duration>,
+}
+
+/// Runs the command to completion and returns the exit code to pass on: the child's own, or
+/// 128 + the signal that killed it.
+pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
+    let mut command = match &invocation.program {
+        Program::Shell(line) => {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(line);
+            c
+        }
+        Program::Argv(argv) => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
+    command
+        .current_dir(&invocation.dir)
+        .env_clear()
+        .envs(&invocation.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = command.spawn().map_err(|e| {
+        Error::new(
+            Kind::MigrateStart,
+            format!(
+                "could not start the migration command `{}` in {}: {e}",
+                invocation.program.describe(),
+                invocation.dir.display()
+            ),
+        )
+        .with_hint("check [migrate] command in deploydb.toml, or the command after `--`")
+    })?;
+    let pid = child.id() as i32;
+    let redactor = std::sync::Arc::new(Redactor::new(&invocation.secrets));
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let (r1, r2) = (redactor.clone(), redactor);
+    let out_task = tokio::task::spawn_blocking(move || relay(stdout, std::io::stdout(), &r1));
+    let err_task = tokio::task::spawn_blocking(move || relay(stderr, std::io::stderr(), &r2));
+    let mut wait = tokio::task::spawn_blocking(move || child.wait());
+
+    let mut sigint = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(signal_error)?;
+    let deadline = async {
+        match invocation.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut finished = None;
+    let stopped_by: Option<Error> = tokio::select! {
+        result = &mut wait => {
+            finished = Some(result);
+            None
+        }
+        _ = sigint.recv() => Some(Error::new(Kind::Interrupted(libc::SIGINT), "interrupted; the migration command was stopped")),
+        _ = sigterm.recv() => Some(Error::new(Kind::Interrupted(libc::SIGTERM), "terminated; the migration command was stopped")),
+        _ = deadline => Some(Error::new(Kind::MigrateTimeout, format!(
+            "the migration command `{}` ran longer than [migrate] timeout and was stopped",
+            invocation.program.describe()
+        ))),
+    };
+    if let Some(error) = stopped_by {
+        stop_group(pid, &mut wait).await;
+        return Err(error);
+    }
+    let status = finished
+        .expect("the child finished")
+        .map_err(|e| Error::internal(format!("waiting for the migration command failed: {e}")))?
+        .map_err(|e| Error::internal(format!("waiting for the migration command failed: {e}")))?;
+    // A grandchild that keeps the pipes open must not hold the pipeline step hostage.
+    for task in [out_task, err_task] {
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => exit::SIGNAL_BASE + signal,
+        (None, None) => exit::INTERNAL,
+    })
+}
+
+/// SIGTERM to the whole group, then SIGKILL if it has not exited within the grace period.
+async fn stop_group(
+    pid: i32,
+    wait: &mut tokio::task::JoinHandle<std::io::Result<std::process::ExitStatus>>,
+) {
+    // SAFETY: kill with a negative pid signals the process group we created for the child.
+    unsafe {
+        libc::kill(-pid, libc::SIGTERM);
+    }
+    if tokio::time::timeout(GRACE, &mut *wait).await.is_err() {
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = wait.await;
+    }
+}
+
+fn signal_error(e: std::io::Error) -> Error {
+    Error::internal(format!("could not listen for signals: {e}"))
+}

@@ -1,0 +1,381 @@
+//! The commands, each a composition of the stages: detect → timeline → instance → export →
+//! migrate. Stages get what they need from here; only here are they put in order.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{
+    DetectArgs, EnsureArgs, EnvArgs, Format, Global, LocalAction, LocalArgs, RunArgs, TimelineArgs,
+    TimelineFlag,
+};
+use crate::config::{Config, Overrides};
+use crate::detect::{self, Report};
+use crate::env::Env;
+use crate::error::{Error, Kind, Result, exit};
+use crate::export::{self, Exports, format::render};
+use crate::instance::{self, conninfo::ConnInfo, ensure::Target, local};
+use crate::migrate::{self, Invocation, Program};
+use crate::report::{self, Stage};
+use crate::timeline::{self, Timeline};
+
+fn load_config(
+    global: &Global,
+    flag: &TimelineFlag,
+    migrate: Option<String>,
+    env: &Env,
+    cwd: &Path,
+) -> Result<Config> {
+    Config::load(
+        Overrides {
+            path: global.path.clone(),
+            app: global.app.clone(),
+            production_branch: global.production_branch.clone(),
+            timeline: flag.timeline.clone(),
+            migrate_command: migrate,
+        },
+        env,
+        cwd,
+    )
+}
+
+fn resolve_timeline(config: &Config, env: &Env) -> Result<(Timeline, String)> {
+    let timeline = timeline::resolve(timeline::Inputs {
+        spec: config.timeline.clone(),
+        production_branch: config.production_branch.as_deref(),
+        env,
+        root: &config.root,
+    })?;
+    let database = timeline.database(&config.app);
+    Ok((timeline, database))
+}
+
+/// What every database-touching command works from.
+struct Plan {
+    config: Config,
+    timeline: Timeline,
+    admin: ConnInfo,
+    target: ConnInfo,
+}
+
+impl Plan {
+    fn new(config: Config, env: &Env) -> Result<Plan> {
+        let (timeline, database) = resolve_timeline(&config, env)?;
+        let admin = instance::admin(&config, env)?;
+        let target = admin.with_database(&database);
+        Ok(Plan {
+            config,
+            timeline,
+            admin,
+            target,
+        })
+    }
+
+    async fn ensure(&self) -> Result<instance::ensure::Ensured> {
+        instance::ensure::ensure(
+            &self.admin,
+            Target {
+                database: &self.target.dbname,
+                app: &self.config.app,
+                timeline: &self.timeline,
+            },
+            self.config.connect_timeout,
+        )
+        .await
+    }
+}
+
+pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let argv = (!args.command.is_empty()).then(|| args.command.clone());
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let stage = Stage::start("detect");
+    let detected = detect::scan(&config.root)?;
+    if !detected.uses_postgres() {
+        if args.require {
+            return Err(Error::new(
+                Kind::NoPostgres,
+                format!(
+                    "no PostgreSQL dependency found in {}",
+                    config.root.display()
+                ),
+            )
+            .with_hint("run `deploydb detect` to see what was found, or drop --require"));
+        }
+        stage.done(format!(
+            "no PostgreSQL dependency found in {}; nothing to provision",
+            config.root.display()
+        ));
+        return Ok(exit::OK);
+    }
+
+    let detect_line = stage.finish(describe_detection(&detected));
+    let plan = Plan::new(config, env)?;
+    let exports = Exports::new(&plan.target);
+    let github = env.is_true("GITHUB_ACTIONS");
+    if github {
+        // Before anything else is printed, so no later line can show these values.
+        print!("{}", export::github::masks(&exports.secrets()));
+    }
+    eprintln!("{detect_line}");
+    report::line(
+        "timeline",
+        format!(
+            "{} (from {}) -> {}",
+            plan.timeline,
+            source_name(&plan),
+            plan.target.dbname
+        ),
+    );
+
+    let stage = Stage::start("database");
+    let ensured = plan.ensure().await?;
+    if let Some(warning) = &ensured.warning {
+        report::warning(warning);
+    }
+    stage.done(format!(
+        "{} {} on {}",
+        plan.target.dbname,
+        if ensured.created { "created" } else { "reused" },
+        plan.admin.redacted()
+    ));
+
+    let stage = Stage::start("export");
+    let delivered = deliver(&plan, &exports, &ensured, &args, env)?;
+    stage.done(if delivered.is_empty() {
+        "to the migration command".to_string()
+    } else {
+        delivered.join(", ")
+    });
+
+    let program = match (argv, &plan.config.migrate_command) {
+        (Some(argv), _) => Program::Argv(argv),
+        (None, Some(line)) => Program::Shell(line.clone()),
+        (None, None) => {
+            report::line(
+                "migrate",
+                "no migration command configured ([migrate] command in deploydb.toml, or `deploydb run -- CMD`)",
+            );
+            for m in &detected.migrations {
+                report::line(
+                    "migrate",
+                    format!("suggested ({}): `{}` in {}", m.tool, m.command, m.dir),
+                );
+            }
+            return Ok(exit::OK);
+        }
+    };
+    let stage = Stage::start("migrate");
+    report::line("migrate", format!("running `{}`", program.describe()));
+    let mut child_env: BTreeMap<String, String> =
+        env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for (name, value) in &exports.vars {
+        child_env.insert(name.to_string(), value.expose().to_string());
+    }
+    let code = migrate::run(Invocation {
+        program,
+        dir: plan.config.root.clone(),
+        env: child_env,
+        secrets: exports.secrets(),
+        timeout: plan.config.migrate_timeout,
+    })
+    .await?;
+    stage.done(format!("exited with {code}"));
+    Ok(code)
+}
+
+/// Writes the exports where the CI picks them up; returns what was written, for the log.
+fn deliver(
+    plan: &Plan,
+    exports: &Exports,
+    ensured: &instance::ensure::Ensured,
+    args: &RunArgs,
+    env: &Env,
+) -> Result<Vec<String>> {
+    let mut delivered = Vec::new();
+    if let Some(path) = env.get("GITHUB_ENV") {
+        export::github::append_env(Path::new(path), exports)?;
+        delivered.push("$GITHUB_ENV".to_string());
+    }
+    if let Some(path) = env.get("GITHUB_OUTPUT") {
+        let created = if ensured.created { "true" } else { "false" };
+        let timeline = plan.timeline.to_string();
+        export::github::append_outputs(
+            Path::new(path),
+            &[
+                ("database", &plan.target.dbname),
+                ("timeline", &timeline),
+                ("created", created),
+            ],
+        )?;
+        delivered.push("$GITHUB_OUTPUT".to_string());
+    }
+    if env.is_true("GITLAB_CI") {
+        let path: PathBuf = plan.config.root.join(&args.dotenv_file);
+        let path = if args.dotenv_file.is_absolute() {
+            args.dotenv_file.clone()
+        } else {
+            path
+        };
+        export::gitlab::write_dotenv(&path, exports, args.dotenv_secrets)?;
+        delivered.push(format!(
+            "dotenv report {}{}",
+            path.display(),
+            if args.dotenv_secrets {
+                ""
+            } else {
+                " (without PGPASSWORD and DATABASE_URL)"
+            }
+        ));
+    }
+    Ok(delivered)
+}
+
+fn source_name(plan: &Plan) -> &'static str {
+    match plan.timeline.source {
+        timeline::Source::Flag => "--timeline",
+        timeline::Source::Env => "DEPLOYDB_TIMELINE",
+        timeline::Source::Github => "GitHub Actions",
+        timeline::Source::Gitlab => "GitLab CI",
+        timeline::Source::Git => "git HEAD",
+    }
+}
+
+fn describe_detection(report: &Report) -> String {
+    let evidence: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.engine == detect::POSTGRES)
+        .take(3)
+        .map(|f| format!("{}:{} {}", f.file, f.line, f.package))
+        .collect();
+    format!("postgres ({})", evidence.join(", "))
+}
+
+pub async fn ensure(global: &Global, args: EnsureArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let plan = Plan::new(config, env)?;
+    let ensured = plan.ensure().await?;
+    match args.format {
+        Format::Json => {
+            let value = serde_json::json!({
+                "database": ensured.database,
+                "created": ensured.created,
+                "timeline": plan.timeline.kind,
+                "app": plan.config.app,
+                "warning": ensured.warning,
+            });
+            println!("{value}");
+        }
+        Format::Text => {
+            if let Some(w) = &ensured.warning {
+                report::warning(w);
+            }
+            println!(
+                "{} {}",
+                ensured.database,
+                if ensured.created { "created" } else { "exists" }
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let (timeline, database) = resolve_timeline(&config, env)?;
+    match args.format {
+        Format::Json => {
+            let value = serde_json::json!({
+                "kind": timeline.kind,
+                "branch": timeline.branch,
+                "pr": timeline.pr,
+                "app": config.app,
+                "database": database,
+                "source": timeline.source,
+                "production_branch": timeline.production_branch,
+            });
+            println!("{value}");
+        }
+        Format::Text => println!("{timeline} -> {database}"),
+    }
+    Ok(exit::OK)
+}
+
+pub fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let plan = Plan::new(config, env)?;
+    print!("{}", render(&Exports::new(&plan.target), args.format)?);
+    Ok(exit::OK)
+}
+
+pub fn detect(global: &Global, args: DetectArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let root = match &args.dir {
+        Some(dir) => dir.canonicalize().map_err(|e| {
+            Error::usage(format!("{} cannot be inspected: {e}", dir.display()))
+                .with_hint("pass an existing folder")
+        })?,
+        None => load_config(global, &TimelineFlag::default(), None, env, cwd)?.root,
+    };
+    let report = detect::scan(&root)?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        ),
+        Format::Text => print!("{}", detection_text(&report)),
+    }
+    Ok(exit::OK)
+}
+
+fn detection_text(report: &Report) -> String {
+    let mut out = format!(
+        "postgres: {}\n",
+        if report.uses_postgres() { "yes" } else { "no" }
+    );
+    if !report.engines.is_empty() {
+        out.push_str(&format!("engines: {}\n", report.engines.join(", ")));
+    }
+    for f in &report.findings {
+        out.push_str(&format!(
+            "  {}:{}  {} ({}, {})\n",
+            f.file, f.line, f.package, f.ecosystem, f.engine
+        ));
+    }
+    for m in &report.migrations {
+        out.push_str(&format!(
+            "migrate with ({}): {}  [in {}]\n",
+            m.tool, m.command, m.dir
+        ));
+    }
+    for w in &report.warnings {
+        out.push_str(&format!("warning: {}: {}\n", w.file, w.message));
+    }
+    out
+}
+
+pub fn local(args: LocalArgs, env: &Env) -> Result<i32> {
+    let cluster = local::existing(env)?;
+    match (args.action, cluster) {
+        (_, None) => println!(
+            "the local cluster is not set up (it will be under {})",
+            local::home(env)?.display()
+        ),
+        (LocalAction::Status, Some(c)) => {
+            let state = if c.is_running() { "running" } else { "stopped" };
+            println!(
+                "{state}: 127.0.0.1:{} user {} data {}",
+                c.port,
+                c.superuser,
+                c.data.display()
+            );
+        }
+        (LocalAction::Stop, Some(c)) => {
+            if c.is_running() {
+                c.stop_daemon()?;
+                println!("stopped");
+            } else {
+                println!("not running");
+            }
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,377 @@
+//! Which timeline this run belongs to: production, one branch, or a preview. The answer comes
+//! from the first source that speaks — `--timeline`, `DEPLOYDB_TIMELINE`, GitHub Actions, GitLab
+//! CI, the local git checkout — and when none can say (a tag, a detached HEAD), resolution fails
+//! rather than guessing. Production is only ever chosen by name: the flag, or a branch that is
+//! the production branch.
+
+mod git;
+mod github;
+mod gitlab;
+pub mod naming;
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Production,
+    Branch,
+    Preview,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Production => "production",
+            Kind::Branch => "branch",
+            Kind::Preview => "preview",
+        }
+    }
+}
+
+/// Where the answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Flag,
+    Env,
+    Github,
+    Gitlab,
+    Git,
+}
+
+/// A timeline as named by a person: `production`, `preview` or `branch:<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spec {
+    Production,
+    Preview,
+    Branch(String),
+}
+
+impl FromStr for Spec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "production" => Ok(Spec::Production),
+            "preview" => Ok(Spec::Preview),
+            _ => match s.strip_prefix("branch:") {
+                Some(name) if !name.trim().is_empty() => Ok(Spec::Branch(name.to_string())),
+                _ => Err(format!(
+                    "`{s}` is not a timeline: use `production`, `preview` or `branch:<name>`"
+                )),
+            },
+        }
+    }
+}
+
+/// What a CI system or git says about the current ref.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ref {
+    Branch(String),
+    PullRequest {
+        number: Option<u64>,
+        branch: Option<String>,
+    },
+    Tag(String),
+}
+
+/// A CI system's view: the ref, and the repository's default branch when it knows it.
+#[derive(Debug, Clone)]
+struct CiView {
+    source: Source,
+    reference: Ref,
+    default_branch: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Timeline {
+    pub kind: Kind,
+    pub branch: Option<String>,
+    pub pr: Option<u64>,
+    pub source: Source,
+    pub production_branch: String,
+}
+
+impl Timeline {
+    pub fn database(&self, app: &str) -> String {
+        match self.kind {
+            Kind::Production => naming::production(app),
+            Kind::Preview => naming::preview(app),
+            Kind::Branch => naming::branch(app, self.branch.as_deref().unwrap_or_default()),
+        }
+    }
+}
+
+impl fmt::Display for Timeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.kind, &self.branch, self.pr) {
+            (Kind::Branch, Some(branch), _) => write!(f, "branch:{branch}"),
+            (Kind::Preview, _, Some(pr)) => write!(f, "preview (#{pr})"),
+            (kind, _, _) => f.write_str(kind.as_str()),
+        }
+    }
+}
+
+/// What resolution needs: the override (if any), the configured production branch (if any), the
+/// environment, and the directory to look for `.git` from.
+pub struct Inputs<'a> {
+    pub spec: Option<(Spec, Source)>,
+    pub production_branch: Option<&'a str>,
+    pub env: &'a Env,
+    pub root: &'a Path,
+}
+
+pub fn resolve(inputs: Inputs<'_>) -> Result<Timeline> {
+    let ci = github::view(inputs.env)?.or(gitlab::view(inputs.env));
+    let production_branch = inputs
+        .production_branch
+        .map(str::to_string)
+        .or_else(|| ci.as_ref().and_then(|c| c.default_branch.clone()))
+        .unwrap_or_else(|| "main".to_string());
+
+    if let Some((spec, source)) = inputs.spec {
+        let (kind, branch) = match spec {
+            Spec::Production => (Kind::Production, Some(production_branch.clone())),
+            Spec::Preview => (Kind::Preview, None),
+            Spec::Branch(name) => (Kind::Branch, Some(name)),
+        };
+        return Ok(Timeline {
+            kind,
+            branch,
+            pr: None,
+            source,
+            production_branch,
+        });
+    }
+
+    let (source, reference) = match ci {
+        Some(view) => (view.source, view.reference),
+        None => (Source::Git, git::head(inputs.root)?),
+    };
+    let timeline = |kind, branch, pr| Timeline {
+        kind,
+        branch,
+        pr,
+        source,
+        production_branch: production_branch.clone(),
+    };
+    match reference {
+        Ref::PullRequest { number, branch } => Ok(timeline(Kind::Preview, branch, number)),
+        Ref::Branch(name) if name == production_branch => {
+            Ok(timeline(Kind::Production, Some(name), None))
+        }
+        Ref::Branch(name) => Ok(timeline(Kind::Branch, Some(name), None)),
+        Ref::Tag(tag) => Err(Error::timeline(format!(
+            "this run is for tag `{tag}`, and a tag does not say which database it deploys to"
+        ))
+        .with_hint(NAME_IT)),
+    }
+}
+
+/// The hint for every "cannot tell" error.
+const NAME_IT: &str =
+    "name the timeline with --timeline production|preview|branch:<name> or DEPLOYDB_TIMELINE";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn resolve_env(pairs: &[(&str, &str)]) -> Result<Timeline> {
+        let env: Env = pairs.iter().copied().collect();
+        let dir = tempfile::tempdir().unwrap();
+        resolve(Inputs {
+            spec: None,
+            production_branch: None,
+            env: &env,
+            root: dir.path(),
+        })
+    }
+
+    #[test]
+    fn spec_parsing() {
+        assert_eq!("production".parse(), Ok(Spec::Production));
+        assert_eq!("branch:a/b".parse(), Ok(Spec::Branch("a/b".into())));
+        assert!("branch:".parse::<Spec>().is_err());
+        assert!("prod".parse::<Spec>().is_err());
+    }
+
+    #[test]
+    fn github_push_to_default_branch_is_production() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = dir.path().join("event.json");
+        fs::write(&event, r#"{"repository":{"default_branch":"trunk"}}"#).unwrap();
+        let t = resolve_env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF_NAME", "trunk"),
+            ("GITHUB_REF_TYPE", "branch"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!((t.kind, t.source), (Kind::Production, Source::Github));
+        assert_eq!(t.production_branch, "trunk");
+    }
+
+    #[test]
+    fn github_push_to_main_is_a_branch_when_default_is_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = dir.path().join("event.json");
+        fs::write(&event, r#"{"repository":{"default_branch":"trunk"}}"#).unwrap();
+        let t = resolve_env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF_NAME", "main"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(t.kind, Kind::Branch);
+        assert_eq!(t.database("shop"), "shop--main");
+    }
+
+    #[test]
+    fn github_pull_request_is_preview_with_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = dir.path().join("event.json");
+        fs::write(&event, r#"{"number":42,"pull_request":{"number":42}}"#).unwrap();
+        let t = resolve_env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_REF_NAME", "42/merge"),
+            ("GITHUB_HEAD_REF", "feature/x"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(t.kind, Kind::Preview);
+        assert_eq!(t.pr, Some(42));
+        assert_eq!(t.branch.as_deref(), Some("feature/x"));
+        assert_eq!(t.database("shop"), "shop-preview");
+    }
+
+    #[test]
+    fn github_tag_is_an_error() {
+        let err = resolve_env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF_NAME", "v1.0"),
+            ("GITHUB_REF_TYPE", "tag"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Timeline);
+        assert!(err.message.contains("v1.0"));
+    }
+
+    #[test]
+    fn gitlab_variants() {
+        let prod = resolve_env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_BRANCH", "main"),
+            ("CI_COMMIT_REF_NAME", "main"),
+            ("CI_DEFAULT_BRANCH", "main"),
+        ])
+        .unwrap();
+        assert_eq!((prod.kind, prod.source), (Kind::Production, Source::Gitlab));
+
+        let branch = resolve_env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_BRANCH", "main"),
+            ("CI_DEFAULT_BRANCH", "develop"),
+        ])
+        .unwrap();
+        assert_eq!(branch.kind, Kind::Branch);
+
+        let mr = resolve_env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_REF_NAME", "feat"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feat"),
+            ("CI_DEFAULT_BRANCH", "main"),
+        ])
+        .unwrap();
+        assert_eq!((mr.kind, mr.pr), (Kind::Preview, Some(7)));
+
+        let tag = resolve_env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_TAG", "v2"),
+            ("CI_COMMIT_REF_NAME", "v2"),
+        ]);
+        assert_eq!(tag.unwrap_err().kind, crate::error::Kind::Timeline);
+    }
+
+    #[test]
+    fn flag_wins_over_ci() {
+        let env: Env = [("GITHUB_ACTIONS", "true"), ("GITHUB_REF_NAME", "main")]
+            .into_iter()
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let t = resolve(Inputs {
+            spec: Some((Spec::Branch("x".into()), Source::Flag)),
+            production_branch: None,
+            env: &env,
+            root: dir.path(),
+        })
+        .unwrap();
+        assert_eq!((t.kind, t.source), (Kind::Branch, Source::Flag));
+    }
+
+    #[test]
+    fn no_ci_and_no_git_is_an_error_not_production() {
+        let err = resolve_env(&[]).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Timeline);
+    }
+
+    #[test]
+    fn local_git_branch_and_detached_head() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join(".git")).unwrap();
+        let head = dir.path().join(".git/HEAD");
+        fs::write(&head, "ref: refs/heads/feature/login\n").unwrap();
+        let env = Env::default();
+        let inputs = || Inputs {
+            spec: None,
+            production_branch: Some("main"),
+            env: &env,
+            root: dir.path(),
+        };
+        let t = resolve(inputs()).unwrap();
+        assert_eq!((t.kind, t.source), (Kind::Branch, Source::Git));
+        assert_eq!(t.branch.as_deref(), Some("feature/login"));
+
+        fs::write(&head, "ref: refs/heads/main\n").unwrap();
+        assert_eq!(resolve(inputs()).unwrap().kind, Kind::Production);
+
+        fs::write(&head, "0123456789abcdef0123456789abcdef01234567\n").unwrap();
+        assert_eq!(
+            resolve(inputs()).unwrap_err().kind,
+            crate::error::Kind::Timeline
+        );
+    }
+
+    #[test]
+    fn git_worktree_file_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let gitdir = dir.path().join("main-repo/.git/worktrees/wt");
+        fs::create_dir_all(&gitdir).unwrap();
+        fs::write(gitdir.join("HEAD"), "ref: refs/heads/wt-branch\n").unwrap();
+        let wt = dir.path().join("wt");
+        fs::create_dir_all(wt.join("sub")).unwrap();
+        fs::write(wt.join(".git"), format!("gitdir: {}\n", gitdir.display())).unwrap();
+        let env = Env::default();
+        let t = resolve(Inputs {
+            spec: None,
+            production_branch: None,
+            env: &env,
+            root: &wt.join("sub"),
+        })
+        .unwrap();
+        assert_eq!(t.branch.as_deref(), Some("wt-branch"));
+    }
+}

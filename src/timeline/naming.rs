@@ -1,0 +1,161 @@
+//! Database names: `{app}-production`, `{app}-preview`, `{app}--{slug}`. The double dash keeps a
+//! branch called `production` from ever landing on production's database, and the 63-byte cap
+//! keeps PostgreSQL from silently truncating two long branch names onto one database.
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// PostgreSQL's NAMEDATALEN - 1.
+pub const MAX_NAME: usize = 63;
+/// Room for `-production` and a hashed branch slug after the app name.
+pub const MAX_APP: usize = 40;
+const HASH_HEX: usize = 8;
+
+/// Lower-case ASCII letters and digits; every other run of characters becomes one `-`; trimmed.
+pub fn slug(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut dash = false;
+    for c in input.chars() {
+        if c.is_ascii_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            dash = true;
+        }
+    }
+    out
+}
+
+/// Checks an app name against `[a-z0-9]+(-[a-z0-9]+)*` and the length cap.
+pub fn validate_app(app: &str) -> Result<()> {
+    let well_formed = !app.is_empty()
+        && app.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    if !well_formed {
+        return Err(Error::usage(format!(
+            "app name `{app}` is not valid: use lower-case letters and digits separated by single dashes"
+        ))
+        .with_hint("set `app = \"my-app\"` in deploydb.toml, DEPLOYDB_APP or --app"));
+    }
+    if app.len() > MAX_APP {
+        return Err(Error::usage(format!(
+            "app name `{app}` is {} bytes long; at most {MAX_APP} are allowed so that every database name fits in 63 bytes",
+            app.len()
+        ))
+        .with_hint("set a shorter `app` in deploydb.toml, DEPLOYDB_APP or --app"));
+    }
+    Ok(())
+}
+
+pub fn production(app: &str) -> String {
+    format!("{app}-production")
+}
+
+pub fn preview(app: &str) -> String {
+    format!("{app}-preview")
+}
+
+/// `{app}--{slug}`; when that would pass 63 bytes, or the slug is empty, the slug is cut and
+/// `-` plus 8 hex digits of SHA-256 of the full branch name are appended, so distinct branches
+/// keep distinct databases.
+pub fn branch(app: &str, branch: &str) -> String {
+    let prefix = format!("{app}--");
+    let slug = slug(branch);
+    if !slug.is_empty() && prefix.len() + slug.len() <= MAX_NAME {
+        return prefix + &slug;
+    }
+    let digest = Sha256::digest(branch.as_bytes());
+    let hash: String = digest
+        .iter()
+        .take(HASH_HEX / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let room = MAX_NAME.saturating_sub(prefix.len() + 1 + HASH_HEX);
+    let cut = slug[..room.min(slug.len())].trim_end_matches('-');
+    if cut.is_empty() {
+        prefix + &hash
+    } else {
+        format!("{prefix}{cut}-{hash}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn slug_folds_runs_and_trims() {
+        assert_eq!(slug("Feature/Login--Page_2"), "feature-login-page-2");
+        assert_eq!(slug("--x--"), "x");
+        assert_eq!(slug("Ünïcode"), "n-code");
+        assert_eq!(slug("///"), "");
+    }
+
+    #[test]
+    fn names_by_kind() {
+        assert_eq!(production("shop"), "shop-production");
+        assert_eq!(preview("shop"), "shop-preview");
+        assert_eq!(branch("shop", "feature/x"), "shop--feature-x");
+        assert_ne!(branch("shop", "production"), production("shop"));
+    }
+
+    #[test]
+    fn long_branches_are_cut_and_hashed() {
+        let a = branch("shop", &"a".repeat(100));
+        let b = branch("shop", &format!("{}b", "a".repeat(99)));
+        assert_eq!(a.len(), MAX_NAME);
+        assert_ne!(a, b);
+        assert!(a.starts_with("shop--aaaa"));
+    }
+
+    #[test]
+    fn empty_slug_gets_a_hash() {
+        let name = branch("shop", "日本");
+        assert_eq!(name.len(), "shop--".len() + HASH_HEX);
+        assert_ne!(name, branch("shop", "中国"));
+    }
+
+    #[test]
+    fn app_validation() {
+        assert!(validate_app("my-app2").is_ok());
+        for bad in ["", "My", "a--b", "-a", "a-", "a_b", &"a".repeat(41)] {
+            assert!(validate_app(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn branch_names_are_valid_identifiers(app in "[a-z0-9]{1,10}(-[a-z0-9]{1,9}){0,3}", name in any::<String>()) {
+            let db = branch(&app, &name);
+            prop_assert!(db.len() <= MAX_NAME);
+            let prefix = format!("{app}--");
+            prop_assert!(db.starts_with(&prefix));
+            let rest = &db[app.len() + 2..];
+            prop_assert!(!rest.is_empty());
+            prop_assert!(!rest.starts_with('-') && !rest.ends_with('-') && !rest.contains("--"));
+            prop_assert!(rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        }
+
+        #[test]
+        fn slug_is_idempotent_and_clean(input in any::<String>()) {
+            let s = slug(&input);
+            prop_assert_eq!(slug(&s), s.clone());
+            prop_assert!(!s.starts_with('-') && !s.ends_with('-') && !s.contains("--"));
+        }
+
+        #[test]
+        fn distinct_long_branches_stay_distinct(a in "[a-z]{70,90}", b in "[a-z]{70,90}") {
+            prop_assume!(a != b);
+            prop_assert_ne!(branch("app", &a), branch("app", &b));
+        }
+    }
+}
