@@ -1,0 +1,195 @@
+//! Test support: a throwaway PostgreSQL (the project's own local-cluster code) with a
+//! non-superuser admin like a managed service's, temp repositories, and a runner for the real
+//! `deploydb` binary that prints everything when an assertion fails.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use deploydb::instance::local::Throwaway;
+use deploydb::secret::Secret;
+
+/// The admin password every test uses. It holds URL-special characters on purpose, and tests
+/// scan all output for it.
+pub const PASSWORD: &str = "Adm1n:p@ss/w%rd'x\"y";
+pub const ADMIN: &str = "deploydb_admin";
+
+pub struct Server {
+    pub cluster: Throwaway,
+}
+
+impl Server {
+    /// A fresh cluster with `deploydb_admin`: LOGIN CREATEDB, not a superuser.
+    pub fn start() -> Server {
+        let superpass = Secret::new("super-secret-bootstrap");
+        let cluster = Throwaway::start("bootstrap", &superpass).expect("start a throwaway cluster");
+        let server = Server { cluster };
+        server.superuser_sql(&format!(
+            "CREATE ROLE {ADMIN} LOGIN CREATEDB NOSUPERUSER PASSWORD '{}'",
+            PASSWORD.replace('\'', "''")
+        ));
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.cluster.cluster.port
+    }
+
+    /// The admin URL, user and password percent-encoded.
+    pub fn admin_url(&self) -> String {
+        format!(
+            "postgresql://{ADMIN}:{}@127.0.0.1:{}/postgres?sslmode=disable",
+            encode(PASSWORD),
+            self.port()
+        )
+    }
+
+    /// Runs SQL as the bootstrap superuser and returns the rows, one line each, columns joined by `|`.
+    pub fn superuser_sql(&self, sql: &str) -> Vec<String> {
+        let url = self.cluster.cluster.conninfo().url();
+        query(url.expose(), sql)
+    }
+
+    pub fn databases(&self) -> Vec<String> {
+        self.superuser_sql("SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres' ORDER BY 1")
+    }
+
+    pub fn comment(&self, database: &str) -> Option<serde_json::Value> {
+        let rows = self.superuser_sql(&format!(
+            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '{database}'"
+        ));
+        rows.first().and_then(|c| serde_json::from_str(c).ok())
+    }
+}
+
+/// Runs `sql` over a connection made from `url` (as a user's app would) and returns the rows.
+pub fn query(url: &str, sql: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let config: tokio_postgres::Config = url.parse().expect("a URL tokio-postgres accepts");
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(connection);
+        let messages = client.simple_query(sql).await.expect("query");
+        messages
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len()).map(|i| row.get(i).unwrap_or("").to_string()).collect::<Vec<_>>().join("|"),
+                ),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+pub fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A temp repository: a `.git/HEAD` on a branch (deploydb reads it directly, no git needed),
+/// a package.json that uses pg, and optionally a deploydb.toml.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new(branch: &str) -> Repo {
+        let dir = tempfile::Builder::new().prefix("deploydb-repo-").tempdir().unwrap();
+        let repo = Repo { dir };
+        repo.write(".git/HEAD", &format!("ref: refs/heads/{branch}\n"));
+        repo.write("package.json", r#"{"name":"shop","dependencies":{"pg":"^8.11.0"}}"#);
+        repo.write("deploydb.toml", "app = \"shop\"\n");
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.dir.path().join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+}
+
+/// The real binary, in `dir`, with only the variables given (plus PATH and HOME), so no CI
+/// variable of the machine running the tests leaks in.
+pub fn deploydb(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_deploydb"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    command
+}
+
+pub struct Run {
+    pub description: String,
+    pub output: Output,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    /// Asserts the exit code, printing the command and both streams when it differs.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(self.code(), Some(code), "unexpected exit code\n{self}");
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout()).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "command: {}\nstatus: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.description,
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+pub fn run(mut command: Command) -> Run {
+    let description = format!("{command:?}");
+    let output = command.output().expect("the deploydb binary runs");
+    Run { description, output }
+}
+
+/// Fails if the admin password shows up in any form a log could carry it.
+pub fn assert_no_password(run: &Run) {
+    let text = format!("{}{}", run.stdout(), run.stderr());
+    for (form, needle) in [
+        ("raw", PASSWORD.to_string()),
+        ("percent-encoded", encode(PASSWORD)),
+        ("URL userinfo", PASSWORD.replace('@', "%40").replace(':', "%3A").replace('/', "%2F")),
+    ] {
+        assert!(!text.contains(&needle), "the {form} password appears in the output\n{run}");
+    }
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
