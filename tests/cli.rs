@@ -15,8 +15,14 @@ fn admin_env(server: &Server) -> Vec<(&'static str, String)> {
     vec![("DEPLOYDB_ADMIN_URL", server.admin_url())]
 }
 
-fn with<'a>(base: &'a [(&'static str, String)], extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    base.iter().map(|(k, v)| (*k, v.as_str())).chain(extra.iter().copied()).collect()
+fn with<'a>(
+    base: &'a [(&'static str, String)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    base.iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(extra.iter().copied())
+        .collect()
 }
 
 #[test]
@@ -24,23 +30,37 @@ fn first_run_creates_the_database_and_the_second_changes_nothing() {
     let server = Server::start();
     let repo = Repo::new("feature/login");
     let env = admin_env(&server);
-    let first = run(deploydb(repo.path(), &["ensure", "--format", "json"], &with(&env, &[]))).expect_code(0);
+    let first = run(deploydb(
+        repo.path(),
+        &["ensure", "--format", "json"],
+        &with(&env, &[]),
+    ))
+    .expect_code(0);
     assert_eq!(first.json()["database"], "shop--feature-login");
     assert_eq!(first.json()["created"], true);
     assert_eq!(server.databases(), vec!["shop--feature-login"]);
-    let comment = server.comment("shop--feature-login").expect("an ownership comment");
+    let comment = server
+        .comment("shop--feature-login")
+        .expect("an ownership comment");
     assert_eq!(comment["managed_by"], "deploydb");
     assert_eq!(comment["app"], "shop");
     assert_eq!(comment["kind"], "branch");
     assert_eq!(comment["branch"], "feature/login");
 
-    let second = run(deploydb(repo.path(), &["ensure", "--format", "json"], &with(&env, &[]))).expect_code(0);
+    let second = run(deploydb(
+        repo.path(),
+        &["ensure", "--format", "json"],
+        &with(&env, &[]),
+    ))
+    .expect_code(0);
     assert_eq!(second.json()["created"], false);
     assert_eq!(server.databases(), vec!["shop--feature-login"]);
     assert_eq!(server.comment("shop--feature-login"), Some(comment));
 
     // The admin is a managed-service-like role, not a superuser.
-    let rows = server.superuser_sql("SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = 'deploydb_admin'");
+    let rows = server.superuser_sql(
+        "SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = 'deploydb_admin'",
+    );
     assert_eq!(rows, vec!["f|t"]);
     assert_no_password(&first);
     assert_no_password(&second);
@@ -53,11 +73,15 @@ fn eight_racing_processes_all_succeed_and_one_creates() {
     let env = admin_env(&server);
     let children: Vec<_> = (0..8)
         .map(|_| {
-            deploydb(repo.path(), &["ensure", "--format", "json"], &with(&env, &[]))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            deploydb(
+                repo.path(),
+                &["ensure", "--format", "json"],
+                &with(&env, &[]),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     let mut created = 0;
@@ -125,12 +149,20 @@ fn github_actions_env_and_outputs_read_back_as_the_runner_would() {
         ("GITHUB_ENV", github_env.to_str().unwrap()),
         ("GITHUB_OUTPUT", github_output.to_str().unwrap()),
     ];
-    let result = run(deploydb(repo.path(), &["run", "--", "true"], &with(&env, &ci))).expect_code(0);
+    let result = run(deploydb(
+        repo.path(),
+        &["run", "--", "true"],
+        &with(&env, &ci),
+    ))
+    .expect_code(0);
 
     // The masks come first on stdout, before any other output there.
     let stdout = result.stdout();
     let first_lines: Vec<&str> = stdout.lines().take(2).collect();
-    assert!(first_lines.iter().all(|l| l.starts_with("::add-mask::")), "{result}");
+    assert!(
+        first_lines.iter().all(|l| l.starts_with("::add-mask::")),
+        "{result}"
+    );
 
     let vars = parse_github_file(&fs::read_to_string(&github_env).unwrap());
     assert_eq!(vars["EARLIER"], "1");
@@ -141,8 +173,14 @@ fn github_actions_env_and_outputs_read_back_as_the_runner_would() {
     assert_eq!(vars["PGPORT"], server.port().to_string());
     assert_eq!(vars["PGSSLMODE"], "disable");
     // The exported URL works as-is for a client, percent-encoding included.
-    assert_eq!(support::query(&vars["DATABASE_URL"], "SELECT current_database()"), vec!["shop--feature-pay"]);
-    let mask_lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::add-mask::")).collect();
+    assert_eq!(
+        support::query(&vars["DATABASE_URL"], "SELECT current_database()"),
+        vec!["shop--feature-pay"]
+    );
+    let mask_lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::add-mask::"))
+        .collect();
     assert!(mask_lines.contains(&format!("::add-mask::{PASSWORD}").as_str()));
     assert!(mask_lines.contains(&format!("::add-mask::{}", vars["DATABASE_URL"]).as_str()));
 
@@ -165,31 +203,59 @@ fn gitlab_dotenv_report_follows_gitlab_rules_and_leaves_secrets_out() {
         ("CI_DEFAULT_BRANCH", "main"),
         ("CI_PROJECT_NAME", "shop"),
     ];
-    run(deploydb(repo.path(), &["run", "--", "true"], &with(&env, &ci))).expect_code(0);
+    run(deploydb(
+        repo.path(),
+        &["run", "--", "true"],
+        &with(&env, &ci),
+    ))
+    .expect_code(0);
     let report = fs::read_to_string(repo.path().join("deploydb.env")).unwrap();
     let line = regex::Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*=[^\n\r]*$").unwrap();
     assert!(report.lines().all(|l| line.is_match(l)), "{report}");
     assert!(report.contains("PGDATABASE=shop-production\n"), "{report}");
-    assert!(!report.contains("PGPASSWORD") && !report.contains("DATABASE_URL"), "{report}");
+    assert!(
+        !report.contains("PGPASSWORD") && !report.contains("DATABASE_URL"),
+        "{report}"
+    );
     assert!(!report.contains(PASSWORD));
 
     let with_secrets = run(deploydb(
         repo.path(),
-        &["run", "--dotenv-file", "out/db.env", "--dotenv-secrets", "--", "true"],
+        &[
+            "run",
+            "--dotenv-file",
+            "out/db.env",
+            "--dotenv-secrets",
+            "--",
+            "true",
+        ],
         &with(&env, &ci),
     ));
     // The folder does not exist: a clear export error, exit 6.
     let with_secrets = with_secrets.expect_code(6);
-    assert!(with_secrets.stderr().contains("out/db.env"), "{with_secrets}");
+    assert!(
+        with_secrets.stderr().contains("out/db.env"),
+        "{with_secrets}"
+    );
     fs::create_dir(repo.path().join("out")).unwrap();
     run(deploydb(
         repo.path(),
-        &["run", "--dotenv-file", "out/db.env", "--dotenv-secrets", "--", "true"],
+        &[
+            "run",
+            "--dotenv-file",
+            "out/db.env",
+            "--dotenv-secrets",
+            "--",
+            "true",
+        ],
         &with(&env, &ci),
     ))
     .expect_code(0);
     let report = fs::read_to_string(repo.path().join("out/db.env")).unwrap();
-    assert!(report.contains(&format!("PGPASSWORD={PASSWORD}\n")), "{report}");
+    assert!(
+        report.contains(&format!("PGPASSWORD={PASSWORD}\n")),
+        "{report}"
+    );
 }
 
 #[test]
@@ -204,15 +270,22 @@ fn migration_output_streams_live_before_the_command_ends() {
         "echo first-line; i=0; while [ ! -e '{m}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; [ -e '{m}' ] && echo second-line",
         m = marker.display()
     );
-    let mut child = deploydb(repo.path(), &["run", "--", "sh", "-c", &script], &with(&env, &[]))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", &script],
+        &with(&env, &[]),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert_eq!(first, "first-line");
-    assert!(child.try_wait().unwrap().is_none(), "the command already ended");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the command already ended"
+    );
     fs::write(&marker, "").unwrap();
     assert_eq!(lines.next().unwrap().unwrap(), "second-line");
     assert!(child.wait().unwrap().success());
@@ -223,13 +296,31 @@ fn exit_codes_are_passed_through() {
     let server = Server::start();
     let repo = Repo::new("codes");
     let env = admin_env(&server);
-    run(deploydb(repo.path(), &["run", "--", "sh", "-c", "exit 7"], &with(&env, &[]))).expect_code(7);
-    run(deploydb(repo.path(), &["run", "--", "sh", "-c", "kill -TERM $$"], &with(&env, &[]))).expect_code(143);
+    run(deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", "exit 7"],
+        &with(&env, &[]),
+    ))
+    .expect_code(7);
+    run(deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", "kill -TERM $$"],
+        &with(&env, &[]),
+    ))
+    .expect_code(143);
     // The configured command runs through sh -c.
-    repo.write("deploydb.toml", "app = \"shop\"\n[migrate]\ncommand = \"echo from-config && exit 3\"\n");
+    repo.write(
+        "deploydb.toml",
+        "app = \"shop\"\n[migrate]\ncommand = \"echo from-config && exit 3\"\n",
+    );
     let configured = run(deploydb(repo.path(), &["run"], &with(&env, &[]))).expect_code(3);
     assert!(configured.stdout().contains("from-config"), "{configured}");
-    let missing = run(deploydb(repo.path(), &["run", "--", "/no/such/migrator"], &with(&env, &[]))).expect_code(8);
+    let missing = run(deploydb(
+        repo.path(),
+        &["run", "--", "/no/such/migrator"],
+        &with(&env, &[]),
+    ))
+    .expect_code(8);
     assert!(missing.stderr().contains("/no/such/migrator"), "{missing}");
 }
 
@@ -245,7 +336,10 @@ fn migration_sees_the_exported_connection_and_masks_it_in_output() {
     ))
     .expect_code(0);
     let stdout = result.stdout();
-    assert!(stdout.contains("db=shop--feature-env user=deploydb_admin"), "{result}");
+    assert!(
+        stdout.contains("db=shop--feature-env user=deploydb_admin"),
+        "{result}"
+    );
     assert!(stdout.contains("pw=****"), "{result}");
     assert!(stdout.contains("url=****"), "{result}");
     assert!(stdout.contains("\nshop--feature-env\n"), "{result}");
@@ -256,10 +350,21 @@ fn migration_sees_the_exported_connection_and_masks_it_in_output() {
 fn unknown_config_key_is_an_error_that_names_it_and_creates_nothing() {
     let server = Server::start();
     let repo = Repo::new("feature/x");
-    repo.write("deploydb.toml", "app = \"shop\"\n\n[instance]\nurl_evn = \"MY_URL\"\n");
-    let result = run(deploydb(repo.path(), &["run", "--", "true"], &with(&admin_env(&server), &[]))).expect_code(2);
+    repo.write(
+        "deploydb.toml",
+        "app = \"shop\"\n\n[instance]\nurl_evn = \"MY_URL\"\n",
+    );
+    let result = run(deploydb(
+        repo.path(),
+        &["run", "--", "true"],
+        &with(&admin_env(&server), &[]),
+    ))
+    .expect_code(2);
     let stderr = result.stderr();
-    assert!(stderr.contains("url_evn") && stderr.contains("deploydb.toml:4"), "{result}");
+    assert!(
+        stderr.contains("url_evn") && stderr.contains("deploydb.toml:4"),
+        "{result}"
+    );
     assert_eq!(stderr.lines().next().unwrap().matches("error:").count(), 1);
     assert!(server.databases().is_empty());
 }
@@ -270,13 +375,19 @@ fn detached_head_without_ci_variables_creates_nothing() {
     let repo = Repo::new("x");
     repo.write(".git/HEAD", "4b825dc642cb6eb9a060e54bf8d69288fbee4904\n");
     for args in [&["run", "--", "true"][..], &["ensure"][..]] {
-        let result = run(deploydb(repo.path(), args, &with(&admin_env(&server), &[]))).expect_code(3);
+        let result =
+            run(deploydb(repo.path(), args, &with(&admin_env(&server), &[]))).expect_code(3);
         assert!(result.stderr().contains("detached HEAD"), "{result}");
         assert!(result.stderr().contains("--timeline"), "{result}");
     }
     assert!(server.databases().is_empty());
     // Named explicitly, it works.
-    run(deploydb(repo.path(), &["ensure", "--timeline", "preview"], &with(&admin_env(&server), &[]))).expect_code(0);
+    run(deploydb(
+        repo.path(),
+        &["ensure", "--timeline", "preview"],
+        &with(&admin_env(&server), &[]),
+    ))
+    .expect_code(0);
     assert_eq!(server.databases(), vec!["shop-preview"]);
 }
 
@@ -284,8 +395,17 @@ fn detached_head_without_ci_variables_creates_nothing() {
 fn tag_pipelines_are_refused_not_sent_to_production() {
     let server = Server::start();
     let repo = Repo::new("main");
-    let ci = [("GITHUB_ACTIONS", "true"), ("GITHUB_REF_NAME", "v1.2.0"), ("GITHUB_REF_TYPE", "tag")];
-    let result = run(deploydb(repo.path(), &["run", "--", "true"], &with(&admin_env(&server), &ci))).expect_code(3);
+    let ci = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REF_NAME", "v1.2.0"),
+        ("GITHUB_REF_TYPE", "tag"),
+    ];
+    let result = run(deploydb(
+        repo.path(),
+        &["run", "--", "true"],
+        &with(&admin_env(&server), &ci),
+    ))
+    .expect_code(3);
     assert!(result.stderr().contains("v1.2.0"), "{result}");
     assert!(server.databases().is_empty());
 }
@@ -301,17 +421,63 @@ fn the_admin_password_appears_in_no_output_errors_included() {
         server.port()
     );
     let bad_param = format!("{}&sslmdoe=require", server.admin_url());
-    let unreachable = format!("postgresql://deploydb_admin:{}@127.0.0.1:1/postgres", support::encode(PASSWORD));
-    let raw_url = format!("postgresql://deploydb_admin:{PASSWORD}@127.0.0.1:{}/postgres", server.port());
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, Option<i32>)> = vec![
-        (vec!["-vv", "run", "--", "sh", "-c", "echo $PGPASSWORD; echo $DATABASE_URL >&2"], with(&good, &[]), Some(0)),
-        (vec!["ensure", "--format", "json"], with(&good, &[("RUST_LOG", "trace")]), Some(0)),
-        (vec!["timeline", "--format", "json"], with(&good, &[]), Some(0)),
-        (vec!["-vv", "ensure"], vec![("DEPLOYDB_ADMIN_URL", wrong_password.as_str())], Some(5)),
-        (vec!["ensure"], vec![("DEPLOYDB_ADMIN_URL", bad_param.as_str())], Some(2)),
-        (vec!["ensure"], vec![("DEPLOYDB_ADMIN_URL", unreachable.as_str())], Some(5)),
-        (vec!["-vv", "run"], vec![("DEPLOYDB_ADMIN_URL", raw_url.as_str())], None),
-        (vec!["run", "--", "sh", "-c", "exit 9"], with(&good, &[]), Some(9)),
+    let unreachable = format!(
+        "postgresql://deploydb_admin:{}@127.0.0.1:1/postgres",
+        support::encode(PASSWORD)
+    );
+    let raw_url = format!(
+        "postgresql://deploydb_admin:{PASSWORD}@127.0.0.1:{}/postgres",
+        server.port()
+    );
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, Option<i32>);
+    let cases: Vec<Case> = vec![
+        (
+            vec![
+                "-vv",
+                "run",
+                "--",
+                "sh",
+                "-c",
+                "echo $PGPASSWORD; echo $DATABASE_URL >&2",
+            ],
+            with(&good, &[]),
+            Some(0),
+        ),
+        (
+            vec!["ensure", "--format", "json"],
+            with(&good, &[("RUST_LOG", "trace")]),
+            Some(0),
+        ),
+        (
+            vec!["timeline", "--format", "json"],
+            with(&good, &[]),
+            Some(0),
+        ),
+        (
+            vec!["-vv", "ensure"],
+            vec![("DEPLOYDB_ADMIN_URL", wrong_password.as_str())],
+            Some(5),
+        ),
+        (
+            vec!["ensure"],
+            vec![("DEPLOYDB_ADMIN_URL", bad_param.as_str())],
+            Some(2),
+        ),
+        (
+            vec!["ensure"],
+            vec![("DEPLOYDB_ADMIN_URL", unreachable.as_str())],
+            Some(5),
+        ),
+        (
+            vec!["-vv", "run"],
+            vec![("DEPLOYDB_ADMIN_URL", raw_url.as_str())],
+            None,
+        ),
+        (
+            vec!["run", "--", "sh", "-c", "exit 9"],
+            with(&good, &[]),
+            Some(9),
+        ),
     ];
     for (args, env, code) in cases {
         let result = run(deploydb(repo.path(), &args, &env));
@@ -328,9 +494,22 @@ fn no_postgres_dependency_skips_unless_required() {
     let server = Server::start();
     let repo = Repo::new("feature/x");
     repo.write("package.json", r#"{"dependencies":{"express":"4"}}"#);
-    let skipped = run(deploydb(repo.path(), &["run", "--", "false"], &with(&admin_env(&server), &[]))).expect_code(0);
-    assert!(skipped.stderr().contains("no PostgreSQL dependency"), "{skipped}");
-    run(deploydb(repo.path(), &["run", "--require", "--", "true"], &with(&admin_env(&server), &[]))).expect_code(4);
+    let skipped = run(deploydb(
+        repo.path(),
+        &["run", "--", "false"],
+        &with(&admin_env(&server), &[]),
+    ))
+    .expect_code(0);
+    assert!(
+        skipped.stderr().contains("no PostgreSQL dependency"),
+        "{skipped}"
+    );
+    run(deploydb(
+        repo.path(),
+        &["run", "--require", "--", "true"],
+        &with(&admin_env(&server), &[]),
+    ))
+    .expect_code(4);
     assert!(server.databases().is_empty());
 }
 
@@ -341,7 +520,9 @@ fn env_output_evaluates_in_a_shell_and_connects() {
     let env = admin_env(&server);
     run(deploydb(repo.path(), &["ensure"], &with(&env, &[]))).expect_code(0);
     let exe = env!("CARGO_BIN_EXE_deploydb");
-    let script = format!("eval \"$('{exe}' env --format shell)\" && psql -XAtc 'select current_user, current_database()'");
+    let script = format!(
+        "eval \"$('{exe}' env --format shell)\" && psql -XAtc 'select current_user, current_database()'"
+    );
     let output = std::process::Command::new("sh")
         .arg("-c")
         .arg(script)
@@ -357,7 +538,13 @@ fn env_output_evaluates_in_a_shell_and_connects() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let json = run(deploydb(repo.path(), &["env", "--format", "json"], &with(&env, &[]))).expect_code(0).json();
+    let json = run(deploydb(
+        repo.path(),
+        &["env", "--format", "json"],
+        &with(&env, &[]),
+    ))
+    .expect_code(0)
+    .json();
     assert_eq!(json["PGDATABASE"], "shop--feature-shell");
 }
 
@@ -370,7 +557,13 @@ fn timeline_json_reports_kind_source_and_database() {
         ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feat/a"),
         ("CI_DEFAULT_BRANCH", "main"),
     ];
-    let json = run(deploydb(repo.path(), &["timeline", "--format", "json"], &ci)).expect_code(0).json();
+    let json = run(deploydb(
+        repo.path(),
+        &["timeline", "--format", "json"],
+        &ci,
+    ))
+    .expect_code(0)
+    .json();
     assert_eq!(json["kind"], "preview");
     assert_eq!(json["pr"], 12);
     assert_eq!(json["branch"], "feat/a");
@@ -378,20 +571,52 @@ fn timeline_json_reports_kind_source_and_database() {
     assert_eq!(json["database"], "shop-preview");
     assert_eq!(json["app"], "shop");
 
-    let flagged = run(deploydb(repo.path(), &["timeline", "--format", "json", "--timeline", "branch:Feature/B"], &ci)).expect_code(0).json();
-    assert_eq!((flagged["kind"].as_str(), flagged["source"].as_str()), (Some("branch"), Some("flag")));
+    let flagged = run(deploydb(
+        repo.path(),
+        &[
+            "timeline",
+            "--format",
+            "json",
+            "--timeline",
+            "branch:Feature/B",
+        ],
+        &ci,
+    ))
+    .expect_code(0)
+    .json();
+    assert_eq!(
+        (flagged["kind"].as_str(), flagged["source"].as_str()),
+        (Some("branch"), Some("flag"))
+    );
     assert_eq!(flagged["database"], "shop--feature-b");
 
-    let bad = run(deploydb(repo.path(), &["timeline", "--timeline", "prod"], &[])).expect_code(2);
+    let bad = run(deploydb(
+        repo.path(),
+        &["timeline", "--timeline", "prod"],
+        &[],
+    ))
+    .expect_code(2);
     assert!(bad.stderr().contains("production"), "{bad}");
 }
 
 #[test]
 fn a_bad_admin_url_is_a_usage_error() {
     let repo = Repo::new("feature/x");
-    let result = run(deploydb(repo.path(), &["ensure"], &[("DEPLOYDB_ADMIN_URL", "mysql://u:p@h/db")])).expect_code(2);
+    let result = run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &[("DEPLOYDB_ADMIN_URL", "mysql://u:p@h/db")],
+    ))
+    .expect_code(2);
     assert!(result.stderr().contains("DEPLOYDB_ADMIN_URL"), "{result}");
-    assert_eq!(result.stderr().lines().filter(|l| l.starts_with("error:")).count(), 1);
+    assert_eq!(
+        result
+            .stderr()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -404,9 +629,20 @@ fn a_database_of_another_app_is_refused() {
     server.superuser_sql(
         r#"COMMENT ON DATABASE "shop--feature-x" IS '{"managed_by":"deploydb","app":"other","kind":"production","branch":null,"pr":null,"created_at":"2026-01-01T00:00:00Z"}'"#,
     );
-    let result = run(deploydb(repo.path(), &["run", "--", "touch", "ran"], &with(&env, &[]))).expect_code(5);
-    assert!(result.stderr().contains("belongs to app `other`"), "{result}");
-    assert!(!repo.path().join("ran").exists(), "the migration must not run");
+    let result = run(deploydb(
+        repo.path(),
+        &["run", "--", "touch", "ran"],
+        &with(&env, &[]),
+    ))
+    .expect_code(5);
+    assert!(
+        result.stderr().contains("belongs to app `other`"),
+        "{result}"
+    );
+    assert!(
+        !repo.path().join("ran").exists(),
+        "the migration must not run"
+    );
 }
 
 /// The README's quick start: the sample app on the embedded local cluster, no admin URL.
@@ -414,29 +650,150 @@ fn a_database_of_another_app_is_refused() {
 fn quickstart_runs_the_sample_app_on_the_embedded_cluster() {
     let data = tempfile::tempdir().unwrap();
     // The postgres account (when tests run as root) must be able to enter the data folder.
-    let _ = std::process::Command::new("chmod").arg("755").arg(data.path()).status();
+    let _ = std::process::Command::new("chmod")
+        .arg("755")
+        .arg(data.path())
+        .status();
     let xdg = data.path().to_str().unwrap();
     let fixture = support::fixtures().join("shop");
     let fixture = fixture.to_str().unwrap();
     struct StopOnDrop<'a>(&'a str);
     impl Drop for StopOnDrop<'_> {
         fn drop(&mut self) {
-            let _ = deploydb(std::path::Path::new("/"), &["local", "stop"], &[("XDG_DATA_HOME", self.0)]).output();
+            let _ = deploydb(
+                std::path::Path::new("/"),
+                &["local", "stop"],
+                &[("XDG_DATA_HOME", self.0)],
+            )
+            .output();
         }
     }
     let _stop = StopOnDrop(xdg);
     let started = Instant::now();
     let args = ["run", "--path", fixture, "--timeline", "branch:quickstart"];
-    let first = run(deploydb(std::path::Path::new("/"), &args, &[("XDG_DATA_HOME", xdg)])).expect_code(0);
-    assert!(first.stdout().contains("3 products in shop--quickstart"), "{first}");
-    assert!(first.stderr().contains("shop--quickstart created"), "{first}");
-    let second = run(deploydb(std::path::Path::new("/"), &args, &[("XDG_DATA_HOME", xdg)])).expect_code(0);
-    assert!(second.stderr().contains("shop--quickstart reused"), "{second}");
-    assert!(second.stdout().contains("3 products in shop--quickstart"), "{second}");
-    let status = run(deploydb(std::path::Path::new("/"), &["local", "status"], &[("XDG_DATA_HOME", xdg)])).expect_code(0);
-    assert!(status.stdout().starts_with("running: 127.0.0.1:"), "{status}");
-    run(deploydb(std::path::Path::new("/"), &["local", "stop"], &[("XDG_DATA_HOME", xdg)])).expect_code(0);
-    let status = run(deploydb(std::path::Path::new("/"), &["local", "status"], &[("XDG_DATA_HOME", xdg)])).expect_code(0);
+    let first = run(deploydb(
+        std::path::Path::new("/"),
+        &args,
+        &[("XDG_DATA_HOME", xdg)],
+    ))
+    .expect_code(0);
+    assert!(
+        first.stdout().contains("3 products in shop--quickstart"),
+        "{first}"
+    );
+    assert!(
+        first.stderr().contains("shop--quickstart created"),
+        "{first}"
+    );
+    let second = run(deploydb(
+        std::path::Path::new("/"),
+        &args,
+        &[("XDG_DATA_HOME", xdg)],
+    ))
+    .expect_code(0);
+    assert!(
+        second.stderr().contains("shop--quickstart reused"),
+        "{second}"
+    );
+    assert!(
+        second.stdout().contains("3 products in shop--quickstart"),
+        "{second}"
+    );
+    let status = run(deploydb(
+        std::path::Path::new("/"),
+        &["local", "status"],
+        &[("XDG_DATA_HOME", xdg)],
+    ))
+    .expect_code(0);
+    assert!(
+        status.stdout().starts_with("running: 127.0.0.1:"),
+        "{status}"
+    );
+    run(deploydb(
+        std::path::Path::new("/"),
+        &["local", "stop"],
+        &[("XDG_DATA_HOME", xdg)],
+    ))
+    .expect_code(0);
+    let status = run(deploydb(
+        std::path::Path::new("/"),
+        &["local", "status"],
+        &[("XDG_DATA_HOME", xdg)],
+    ))
+    .expect_code(0);
     assert!(status.stdout().starts_with("stopped"), "{status}");
     assert!(started.elapsed() < Duration::from_secs(300));
+}
+
+#[test]
+fn sigint_stops_the_migration_group_and_never_exits_zero() {
+    let server = Server::start();
+    let repo = Repo::new("feature/cancel");
+    let env = admin_env(&server);
+    // The command ignores nothing: on SIGTERM it reports and exits 0, which must not become
+    // deploydb's exit code, since the run was interrupted.
+    let script = "trap 'echo got-term; exit 0' TERM; echo started $$; (sleep 300) & while true; do sleep 0.1; done";
+    let mut child = deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", script],
+        &with(&env, &[]),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = lines.next().unwrap().unwrap();
+    let group: i32 = started.strip_prefix("started ").unwrap().parse().unwrap();
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    assert_eq!(lines.next().unwrap().unwrap(), "got-term");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    // Nothing of the group is left: the background sleep was stopped too (after the grace
+    // period at the latest, which has passed once deploydb has exited).
+    let alive = unsafe { libc::kill(-group, 0) } == 0;
+    assert!(!alive, "processes of the migration's group survived");
+}
+
+#[test]
+fn a_migration_past_its_timeout_is_stopped_with_exit_124() {
+    let server = Server::start();
+    let repo = Repo::new("feature/slow");
+    let env = admin_env(&server);
+    let result = run(deploydb(
+        repo.path(),
+        &["run", "--", "sleep", "60"],
+        &with(&env, &[("DEPLOYDB_MIGRATE_TIMEOUT", "1s")]),
+    ))
+    .expect_code(124);
+    assert!(result.stderr().contains("timeout"), "{result}");
+}
+
+#[test]
+fn detect_json_has_the_documented_shape() {
+    let repo = Repo::new("main");
+    repo.write("api/requirements.txt", "asyncpg==0.29\n");
+    repo.write("api/alembic.ini", "[alembic]\n");
+    repo.write(
+        "node_modules/pg/package.json",
+        r#"{"dependencies":{"pg":"8"}}"#,
+    );
+    let json = run(deploydb(repo.path(), &["detect", "--format", "json"], &[]))
+        .expect_code(0)
+        .json();
+    assert_eq!(json["engines"], serde_json::json!(["postgres"]));
+    assert_eq!(
+        json["findings"],
+        serde_json::json!([
+            {"engine": "postgres", "ecosystem": "python", "package": "asyncpg", "file": "api/requirements.txt", "line": 1},
+            {"engine": "postgres", "ecosystem": "node", "package": "pg", "file": "package.json", "line": 1},
+        ])
+    );
+    assert_eq!(
+        json["migrations"],
+        serde_json::json!([{"tool": "alembic", "command": "alembic upgrade head", "dir": "api"}])
+    );
+    assert_eq!(json["warnings"], serde_json::json!([]));
 }

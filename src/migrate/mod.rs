@@ -128,7 +128,8 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
     })
 }
 
-/// SIGTERM to the whole group, then SIGKILL if it has not exited within the grace period.
+/// SIGTERM to the whole group; once the command has exited, or the grace period is over,
+/// SIGKILL to whatever is left of the group, so an interrupted run leaves no orphans.
 async fn stop_group(
     pid: i32,
     wait: &mut tokio::task::JoinHandle<std::io::Result<std::process::ExitStatus>>,
@@ -137,10 +138,11 @@ async fn stop_group(
     unsafe {
         libc::kill(-pid, libc::SIGTERM);
     }
-    if tokio::time::timeout(GRACE, &mut *wait).await.is_err() {
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
+    let exited = tokio::time::timeout(GRACE, &mut *wait).await.is_ok();
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+    if !exited {
         let _ = wait.await;
     }
 }

@@ -66,17 +66,26 @@ impl Server {
 
 /// Runs `sql` over a connection made from `url` (as a user's app would) and returns the rows.
 pub fn query(url: &str, sql: &str) -> Vec<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let config: tokio_postgres::Config = url.parse().expect("a URL tokio-postgres accepts");
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await.expect("connect");
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .expect("connect");
         tokio::spawn(connection);
         let messages = client.simple_query(sql).await.expect("query");
         messages
             .into_iter()
             .filter_map(|m| match m {
                 tokio_postgres::SimpleQueryMessage::Row(row) => Some(
-                    (0..row.len()).map(|i| row.get(i).unwrap_or("").to_string()).collect::<Vec<_>>().join("|"),
+                    (0..row.len())
+                        .map(|i| row.get(i).unwrap_or("").to_string())
+                        .collect::<Vec<_>>()
+                        .join("|"),
                 ),
                 _ => None,
             })
@@ -96,10 +105,16 @@ pub struct Repo {
 
 impl Repo {
     pub fn new(branch: &str) -> Repo {
-        let dir = tempfile::Builder::new().prefix("deploydb-repo-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("deploydb-repo-")
+            .tempdir()
+            .unwrap();
         let repo = Repo { dir };
         repo.write(".git/HEAD", &format!("ref: refs/heads/{branch}\n"));
-        repo.write("package.json", r#"{"name":"shop","dependencies":{"pg":"^8.11.0"}}"#);
+        repo.write(
+            "package.json",
+            r#"{"name":"shop","dependencies":{"pg":"^8.11.0"}}"#,
+        );
         repo.write("deploydb.toml", "app = \"shop\"\n");
         repo
     }
@@ -155,7 +170,8 @@ impl Run {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout()).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
+        serde_json::from_str(&self.stdout())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
     }
 }
 
@@ -175,7 +191,10 @@ impl std::fmt::Display for Run {
 pub fn run(mut command: Command) -> Run {
     let description = format!("{command:?}");
     let output = command.output().expect("the deploydb binary runs");
-    Run { description, output }
+    Run {
+        description,
+        output,
+    }
 }
 
 /// Fails if the admin password shows up in any form a log could carry it.
@@ -184,9 +203,18 @@ pub fn assert_no_password(run: &Run) {
     for (form, needle) in [
         ("raw", PASSWORD.to_string()),
         ("percent-encoded", encode(PASSWORD)),
-        ("URL userinfo", PASSWORD.replace('@', "%40").replace(':', "%3A").replace('/', "%2F")),
+        (
+            "URL userinfo",
+            PASSWORD
+                .replace('@', "%40")
+                .replace(':', "%3A")
+                .replace('/', "%2F"),
+        ),
     ] {
-        assert!(!text.contains(&needle), "the {form} password appears in the output\n{run}");
+        assert!(
+            !text.contains(&needle),
+            "the {form} password appears in the output\n{run}"
+        );
     }
 }
 
