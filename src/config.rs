@@ -10,17 +10,21 @@ use toml::Spanned;
 use crate::duration;
 use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::instance::role::Isolation;
 use crate::timeline::{Source, Spec, naming};
 
 pub const FILE_NAME: &str = "deploydb.toml";
 pub const DEFAULT_URL_ENV: &str = "DEPLOYDB_ADMIN_URL";
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     app: Option<Spanned<String>>,
     production_branch: Option<String>,
+    isolation: Option<Spanned<String>>,
     #[serde(default)]
     instance: InstanceSection,
     #[serde(default)]
@@ -32,6 +36,7 @@ struct FileConfig {
 struct InstanceSection {
     url_env: Option<String>,
     connect_timeout: Option<Spanned<String>>,
+    ca_cert: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -39,6 +44,8 @@ struct InstanceSection {
 struct MigrateSection {
     command: Option<String>,
     timeout: Option<Spanned<String>>,
+    lock_timeout: Option<Spanned<String>>,
+    kill_after: Option<Spanned<String>>,
 }
 
 /// What flags can override.
@@ -64,7 +71,14 @@ pub struct Config {
     pub connect_timeout: Duration,
     pub migrate_command: Option<String>,
     pub migrate_timeout: Option<Duration>,
+    /// How long to wait for another run's migration of the same database.
+    pub lock_timeout: Duration,
+    /// How long an interrupted migration gets between SIGTERM and SIGKILL.
+    pub kill_after: Duration,
     pub timeline: Option<(Spec, Source)>,
+    pub isolation: Isolation,
+    /// `[instance] ca_cert`, resolved against the config file's folder.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Config {
@@ -133,6 +147,40 @@ impl Config {
             &at,
         )?;
 
+        let lock_timeout = duration_setting(
+            env,
+            "DEPLOYDB_LOCK_TIMEOUT",
+            fc.migrate.lock_timeout.as_ref(),
+            "migrate.lock_timeout",
+            &at,
+        )?
+        .unwrap_or(DEFAULT_LOCK_TIMEOUT);
+        let kill_after = duration_setting(
+            env,
+            "DEPLOYDB_KILL_AFTER",
+            fc.migrate.kill_after.as_ref(),
+            "migrate.kill_after",
+            &at,
+        )?
+        .unwrap_or(DEFAULT_KILL_AFTER);
+
+        let isolation = match (env.get("DEPLOYDB_ISOLATION"), &fc.isolation) {
+            (Some(text), _) => Isolation::parse(text).ok_or_else(|| {
+                Error::usage(format!(
+                    "DEPLOYDB_ISOLATION: `{text}` is not one of role, shared"
+                ))
+            })?,
+            (None, Some(value)) => Isolation::parse(value.get_ref()).ok_or_else(|| {
+                Error::usage(format!(
+                    "{}: `{}` is not one of role, shared",
+                    at(value.span()).describe("isolation"),
+                    value.get_ref()
+                ))
+            })?,
+            (None, None) => Isolation::default(),
+        };
+        let ca_cert = fc.instance.ca_cert.map(|p| root.join(p));
+
         let migrate_command = overrides
             .migrate_command
             .clone()
@@ -159,7 +207,11 @@ impl Config {
             connect_timeout,
             migrate_command,
             migrate_timeout,
+            lock_timeout,
+            kill_after,
             timeline,
+            isolation,
+            ca_cert,
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod exit {
     pub const EXPORT: i32 = 6;
     pub const LOCAL: i32 = 7;
     pub const MIGRATE_START: i32 = 8;
+    pub const LOCK_TIMEOUT: i32 = 9;
     pub const MIGRATE_TIMEOUT: i32 = 124;
     /// 128 + the signal number, as shells report a child killed by a signal.
     pub const SIGNAL_BASE: i32 = 128;
@@ -40,6 +41,8 @@ pub enum Kind {
     MigrateStart,
     /// The migration command ran past `[migrate] timeout`.
     MigrateTimeout,
+    /// Another run held the database's migration lock past `[migrate] lock_timeout`.
+    LockTimeout,
     /// deploydb was interrupted by this signal.
     Interrupted(i32),
 }
@@ -56,6 +59,7 @@ impl Kind {
             Kind::Local => exit::LOCAL,
             Kind::MigrateStart => exit::MIGRATE_START,
             Kind::MigrateTimeout => exit::MIGRATE_TIMEOUT,
+            Kind::LockTimeout => exit::LOCK_TIMEOUT,
             Kind::Interrupted(signal) => exit::SIGNAL_BASE + signal,
         }
     }

@@ -66,7 +66,7 @@ pub async fn run(cli: Cli, env: &Env, cwd: &std::path::Path) -> Result<i32> {
         Command::Run(args) => pipeline::run(global, args, env, cwd).await,
         Command::Ensure(args) => pipeline::ensure(global, args, env, cwd).await,
         Command::Timeline(args) => pipeline::timeline(global, args, env, cwd),
-        Command::Env(args) => pipeline::env(global, args, env, cwd),
+        Command::Env(args) => pipeline::env(global, args, env, cwd).await,
         Command::Detect(args) => pipeline::detect(global, args, env, cwd),
         Command::Local(args) => pipeline::local(args, env),
     }

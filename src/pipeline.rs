@@ -13,7 +13,8 @@ use crate::detect::{self, Report};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result, exit};
 use crate::export::{self, Exports, format::render};
-use crate::instance::{self, conninfo::ConnInfo, ensure::Target, local};
+use crate::instance::ensure::{Ensured, Resolved, Session, Target};
+use crate::instance::{self, conninfo::ConnInfo, local};
 use crate::migrate::{self, Invocation, Program};
 use crate::report::{self, Stage};
 use crate::timeline::{self, Timeline};
@@ -49,38 +50,67 @@ fn resolve_timeline(config: &Config, env: &Env) -> Result<(Timeline, String)> {
     Ok((timeline, database))
 }
 
-/// What every database-touching command works from.
+/// What every database-touching command works from: the timeline, an open admin session, the
+/// database name as resolved against the catalog, and the credentials the app will get.
 struct Plan {
     config: Config,
     timeline: Timeline,
-    admin: ConnInfo,
+    session: Session,
+    resolved: Resolved,
     target: ConnInfo,
 }
 
 impl Plan {
-    fn new(config: Config, env: &Env) -> Result<Plan> {
-        let (timeline, database) = resolve_timeline(&config, env)?;
+    async fn new(config: Config, env: &Env) -> Result<Plan> {
+        let (timeline, _) = resolve_timeline(&config, env)?;
         let admin = instance::admin(&config, env)?;
-        let target = admin.with_database(&database);
+        let session = Session::open(&admin, config.connect_timeout).await?;
+        let resolved = session.resolve(&config.app, &timeline).await?;
+        let target = instance::credentials(&admin, &resolved.database, config.isolation, env)?;
         Ok(Plan {
             config,
             timeline,
-            admin,
+            session,
+            resolved,
             target,
         })
     }
 
-    async fn ensure(&self) -> Result<instance::ensure::Ensured> {
-        instance::ensure::ensure(
-            &self.admin,
-            Target {
-                database: &self.target.dbname,
-                app: &self.config.app,
-                timeline: &self.timeline,
-            },
-            self.config.connect_timeout,
-        )
-        .await
+    async fn ensure(&mut self) -> Result<Ensured> {
+        self.session
+            .ensure(
+                &self.resolved,
+                Target {
+                    app: &self.config.app,
+                    timeline: &self.timeline,
+                    isolation: self.config.isolation,
+                    credentials: &self.target,
+                },
+            )
+            .await
+    }
+
+    /// Everything that must be masked in CI logs and redacted from the migration's output: the
+    /// exported password and URL (also percent-encoded) and the admin's password.
+    fn secrets(&self, exports: &Exports) -> Vec<String> {
+        let mut secrets: Vec<String> = exports.secrets().into_iter().map(str::to_string).collect();
+        for password in [&self.target.password, &self.session.admin().password]
+            .into_iter()
+            .flatten()
+        {
+            secrets.push(password.expose().to_string());
+            secrets.push(
+                percent_encoding::utf8_percent_encode(
+                    password.expose(),
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string(),
+            );
+        }
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort();
+        secrets.dedup();
+        secrets
     }
 }
 
@@ -108,12 +138,13 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
     }
 
     let detect_line = stage.finish(describe_detection(&detected));
-    let plan = Plan::new(config, env)?;
+    let mut plan = Plan::new(config, env).await?;
     let exports = Exports::new(&plan.target);
-    let github = env.is_true("GITHUB_ACTIONS");
-    if github {
+    let secrets = plan.secrets(&exports);
+    if env.is_true("GITHUB_ACTIONS") {
         // Before anything else is printed, so no later line can show these values.
-        print!("{}", export::github::masks(&exports.secrets()));
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        print!("{}", export::github::masks(&secrets));
     }
     eprintln!("{detect_line}");
     report::line(
@@ -135,7 +166,7 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
         "{} {} on {}",
         plan.target.dbname,
         if ensured.created { "created" } else { "reused" },
-        plan.admin.redacted()
+        plan.session.admin().redacted()
     ));
 
     let stage = Stage::start("export");
@@ -163,10 +194,20 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
             return Ok(exit::OK);
         }
     };
+    instance::lock::migration(
+        &plan.session.client,
+        &plan.target.dbname,
+        plan.config.lock_timeout,
+    )
+    .await?;
     let stage = Stage::start("migrate");
     report::line("migrate", format!("running `{}`", program.describe()));
-    let mut child_env: BTreeMap<String, String> =
-        env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let hidden = instance::admin_only_variables(&plan.config);
+    let mut child_env: BTreeMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| !hidden.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (name, value) in &exports.vars {
         child_env.insert(name.to_string(), value.expose().to_string());
     }
@@ -174,8 +215,9 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
         program,
         dir: plan.config.root.clone(),
         env: child_env,
-        secrets: exports.secrets(),
+        secrets: secrets.iter().map(String::as_str).collect(),
         timeout: plan.config.migrate_timeout,
+        grace: plan.config.kill_after,
     })
     .await?;
     stage.done(format!("exited with {code}"));
@@ -252,7 +294,7 @@ fn describe_detection(report: &Report) -> String {
 
 pub async fn ensure(global: &Global, args: EnsureArgs, env: &Env, cwd: &Path) -> Result<i32> {
     let config = load_config(global, &args.timeline, None, env, cwd)?;
-    let plan = Plan::new(config, env)?;
+    let mut plan = Plan::new(config, env).await?;
     let ensured = plan.ensure().await?;
     match args.format {
         Format::Json => {
@@ -300,9 +342,9 @@ pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> R
     Ok(exit::OK)
 }
 
-pub fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Result<i32> {
+pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Result<i32> {
     let config = load_config(global, &args.timeline, None, env, cwd)?;
-    let plan = Plan::new(config, env)?;
+    let plan = Plan::new(config, env).await?;
     print!("{}", render(&Exports::new(&plan.target), args.format)?);
     Ok(exit::OK)
 }

@@ -1,79 +1,212 @@
-//! Opening a connection, with errors that say which server (password hidden) and what to do.
+//! Opening a connection: TLS per sslmode, and retries for the faults a pipeline meets — a
+//! server still starting (57P03), out of connection slots (53300), refused or reset — with
+//! capped exponential backoff and jitter up to the connect timeout, each retry logged.
+//! Authentication, permission and certificate errors are final: retrying cannot fix them.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, NoTls};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Connection, NoTls, Socket};
 
 use super::conninfo::{ConnInfo, SslMode};
+use super::tls;
 use crate::error::{Error, Result};
+use crate::report;
 
-/// Connects and drives the connection on its own task. TLS modes are refused here until TLS
-/// support lands, rather than silently connecting in the clear.
+const MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// Connects, retrying transient failures until `timeout` has passed.
 pub async fn connect(info: &ConnInfo, timeout: Duration) -> Result<Client> {
-    if !matches!(
-        info.sslmode,
-        SslMode::Disable | SslMode::Allow | SslMode::Prefer
-    ) {
-        return Err(Error::server(format!(
-            "sslmode={} is not supported by this build of deploydb (connecting to {})",
-            info.sslmode.as_str(),
-            info.redacted()
-        ))
-        .with_hint(
-            "use sslmode=prefer or disable for now; TLS support is tracked in the security issue",
-        ));
-    }
-    let mut config = info.pg_config();
-    config.connect_timeout(info.connect_timeout.unwrap_or(timeout));
-    let attempt = tokio::time::timeout(timeout, config.connect(NoTls)).await;
-    let (client, connection) = match attempt {
-        Ok(Ok(pair)) => pair,
-        Ok(Err(e)) => return Err(connect_error(info, &e)),
-        Err(_) => {
-            return Err(Error::server(format!(
-                "could not connect to {} within {}s",
+    let tls = match info.sslmode {
+        SslMode::Disable => None,
+        _ => Some(tls::connector(info)?),
+    };
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(100);
+    for attempt in 1.. {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let failure = match connect_once(info, tls.clone(), remaining).await {
+            Ok(client) => return Ok(client),
+            Err(failure) => failure,
+        };
+        let retryable = is_retryable(&failure);
+        let pause = delay + jitter(delay);
+        if !retryable || Instant::now() + pause >= deadline {
+            let mut error = connect_error(info, &failure);
+            if retryable {
+                error.message = format!(
+                    "{} (gave up after {attempt} attempts in {}s)",
+                    error.message,
+                    timeout.as_secs()
+                );
+            }
+            return Err(error);
+        }
+        report::line(
+            "connect",
+            format!(
+                "{}: {} (attempt {attempt}); retrying in {}ms",
                 info.redacted(),
-                timeout.as_secs()
-            ))
-            .with_hint("check that the server is reachable, or raise [instance] connect_timeout"));
+                failure.describe(),
+                pause.as_millis()
+            ),
+        );
+        tokio::time::sleep(pause).await;
+        delay = (delay * 2).min(MAX_DELAY);
+    }
+    unreachable!("the loop returns")
+}
+
+/// Why one attempt failed.
+enum Failure {
+    Driver(tokio_postgres::Error),
+    TimedOut,
+}
+
+impl Failure {
+    fn describe(&self) -> String {
+        match self {
+            Failure::Driver(e) => describe(e),
+            Failure::TimedOut => "timed out".into(),
+        }
+    }
+
+    fn code(&self) -> Option<&str> {
+        match self {
+            Failure::Driver(e) => e.code().map(|c| c.code()),
+            Failure::TimedOut => None,
+        }
+    }
+}
+
+async fn connect_once(
+    info: &ConnInfo,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    remaining: Duration,
+) -> std::result::Result<Client, Failure> {
+    let mut config = info.pg_config();
+    config.connect_timeout(info.connect_timeout.unwrap_or(remaining).min(remaining));
+    let attempt = async {
+        match (info.sslmode, tls) {
+            (SslMode::Disable, _) | (_, None) => {
+                start(config.ssl_mode(PgSslMode::Disable), NoTls).await
+            }
+            (SslMode::Allow, Some(tls)) => {
+                // libpq's allow: plain first, TLS only when the server insists on it.
+                match start(config.ssl_mode(PgSslMode::Disable), NoTls).await {
+                    Err(e) if e.code().map(|c| c.code()) == Some("28000") => {
+                        start(config.ssl_mode(PgSslMode::Require), tls).await
+                    }
+                    other => other,
+                }
+            }
+            (SslMode::Prefer, Some(tls)) => start(config.ssl_mode(PgSslMode::Prefer), tls).await,
+            (_, Some(tls)) => start(config.ssl_mode(PgSslMode::Require), tls).await,
         }
     };
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    match tokio::time::timeout(remaining, attempt).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(Failure::Driver(e)),
+        Err(_) => Err(Failure::TimedOut),
+    }
+}
+
+async fn start<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+) -> std::result::Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket> + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, connection) = config.connect(tls).await?;
+    drive(connection);
     Ok(client)
 }
 
-fn connect_error(info: &ConnInfo, e: &tokio_postgres::Error) -> Error {
-    let code = e.code().map(|c| c.code().to_string());
-    let hint = match code.as_deref() {
-        Some("28P01" | "28000") => "check the user and password in the admin URL",
-        Some("3D000") => {
-            "the database in the admin URL does not exist; name an existing one (usually postgres)"
+fn drive<S, T>(connection: Connection<S, T>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+}
+
+fn is_retryable(failure: &Failure) -> bool {
+    match failure {
+        Failure::TimedOut => true,
+        Failure::Driver(e) => match e.code().map(|c| c.code()) {
+            Some(code) => matches!(code, "57P03" | "53300" | "08006" | "08001"),
+            // The driver's own errors: I/O and closed connections are transient; TLS is not.
+            None => {
+                let text = e.to_string();
+                text.starts_with("error connecting to server")
+                    || text.starts_with("connection closed")
+                    || text.starts_with("error communicating with the server")
+                    || text.starts_with("timeout")
+            }
+        },
+    }
+}
+
+fn connect_error(info: &ConnInfo, failure: &Failure) -> Error {
+    let detail = failure.describe();
+    let hint = match failure.code() {
+        Some("28P01") => "check the user and password in the admin URL".to_string(),
+        Some("28000") => "the server refused this user from this host (pg_hba.conf); check the user, or whether TLS is required".to_string(),
+        Some("3D000") => "that database does not exist; name an existing one in the URL (usually postgres)".to_string(),
+        Some("53300") => "the server has no free connection slots; retry later or raise max_connections".to_string(),
+        Some("57P03") => "the server is still starting up; raise [instance] connect_timeout to wait longer".to_string(),
+        _ if detail.contains("does not support TLS") => {
+            "the server does not offer TLS; enable ssl on the server, or use sslmode=prefer where the network is trusted".to_string()
         }
-        Some("53300") => {
-            "the server has no free connection slots; retry later or raise max_connections"
+        _ if detail.contains("NotValidForName") => format!(
+            "the server's certificate does not name host {}; connect by a name it holds, or use sslmode=verify-ca",
+            info.host
+        ),
+        _ if detail.contains("UnknownIssuer") || detail.contains("BadSignature") => {
+            "the server's certificate is not signed by the given CA; check sslrootcert, [instance] ca_cert or DEPLOYDB_CA_CERT".to_string()
         }
-        _ => "check that the server is running and reachable at that host and port",
+        _ if detail.contains("TLS") => "check the server's TLS set-up and the sslmode in the admin URL".to_string(),
+        _ => "check that the server is running and reachable at that host and port, or raise [instance] connect_timeout".to_string(),
     };
     Error::server(format!(
-        "could not connect to {}: {}",
-        info.redacted(),
-        describe(e)
+        "could not connect to {}: {detail}",
+        info.redacted()
     ))
     .with_hint(hint)
 }
 
-/// A one-line description of a driver error: the server's own message when there is one.
+/// A one-line description of a driver error: the server's own message when there is one,
+/// else the driver's message with its cause.
 pub fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => {
-            let text = e.to_string();
-            match std::error::Error::source(e) {
-                Some(source) if !text.contains(&source.to_string()) => format!("{text}: {source}"),
-                _ => text,
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                let cause_text = cause.to_string();
+                if !text.contains(&cause_text) {
+                    text = format!("{text}: {cause_text}");
+                }
+                source = cause.source();
             }
+            text
         }
     }
+}
+
+/// Up to a quarter of `delay`, so that racing pipelines do not retry in lockstep.
+fn jitter(delay: Duration) -> Duration {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom::fill(&mut bytes);
+    let quarter = delay.as_millis() as u64 / 4;
+    Duration::from_millis(u64::from(u32::from_le_bytes(bytes)) % quarter.max(1))
 }

@@ -1,8 +1,9 @@
-//! Making sure the timeline's database exists: look it up, create it if missing, record
-//! ownership, and wait until it takes connections. Safe to run twice and safe to race: every
-//! racer that finds the database already there (or loses the create) treats it as existing.
+//! Making sure the timeline's database exists, on one admin session that is reused for every
+//! step (and later holds the migration lock): resolve the name against the catalog, create the
+//! database and its role if missing, record ownership, and check the new database answers.
+//! Safe to run twice and safe to race: a racer that loses the create treats it as existing.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio_postgres::Client;
@@ -10,8 +11,10 @@ use tokio_postgres::Client;
 use super::connect::{connect, describe};
 use super::conninfo::ConnInfo;
 use super::ownership::Ownership;
+use super::role::{self, Isolation};
 use crate::error::{Error, Result};
-use crate::timeline::Timeline;
+use crate::secret::Secret;
+use crate::timeline::{Kind, Timeline, naming};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Ensured {
@@ -22,55 +25,237 @@ pub struct Ensured {
     pub warning: Option<String>,
 }
 
+/// An open admin session.
+pub struct Session {
+    pub client: Client,
+    admin: ConnInfo,
+    timeout: Duration,
+    superuser: bool,
+    server_version: i32,
+}
+
+/// The database a timeline maps to, and what the catalog says about it now.
+pub struct Resolved {
+    pub database: String,
+    existing: Option<Existing>,
+}
+
+struct Existing {
+    comment: Option<String>,
+    owner: String,
+}
+
+/// What ensure needs besides the name.
 pub struct Target<'a> {
-    pub database: &'a str,
     pub app: &'a str,
     pub timeline: &'a Timeline,
+    pub isolation: Isolation,
+    /// The credentials the app will use (the role's under role isolation).
+    pub credentials: &'a ConnInfo,
 }
 
-pub async fn ensure(admin: &ConnInfo, target: Target<'_>, timeout: Duration) -> Result<Ensured> {
-    let client = connect(admin, timeout).await?;
-    let name = target.database;
-    let comment = lookup(&client, admin, name).await?;
-    let mut ensured = Ensured {
-        database: name.to_string(),
-        created: false,
-        warning: None,
-    };
-    match comment {
-        Some(comment) => ensured.warning = check_owner(comment.as_deref(), &target)?,
-        None => ensured.created = create(&client, admin, &target).await?,
+impl Session {
+    pub async fn open(admin: &ConnInfo, timeout: Duration) -> Result<Session> {
+        let client = connect(admin, timeout).await?;
+        let row = client
+            .query_one(
+                "SELECT rolsuper, current_setting('server_version_num')::int FROM pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .await
+            .map_err(|e| Error::server(format!("could not read the admin role on {}: {}", admin.redacted(), describe(&e))))?;
+        Ok(Session {
+            client,
+            admin: admin.clone(),
+            timeout,
+            superuser: row.get(0),
+            server_version: row.get(1),
+        })
     }
-    wait_until_connectable(&admin.with_database(name), timeout).await?;
-    Ok(ensured)
-}
 
-/// `None` when the database does not exist, else its comment (which may be absent).
-async fn lookup(client: &Client, admin: &ConnInfo, name: &str) -> Result<Option<Option<String>>> {
-    let rows = client
-        .query(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
-            &[&name],
-        )
-        .await
-        .map_err(|e| statement_error(admin, "look up", name, &e))?;
-    Ok(rows.first().map(|row| row.get::<_, Option<String>>(0)))
+    pub fn admin(&self) -> &ConnInfo {
+        &self.admin
+    }
+
+    /// The timeline's database name. A branch whose name is already taken by another branch
+    /// (two branch names with one slug, `Feature/A` and `feature-a`) gets the hashed form, so
+    /// two branches never share a database.
+    pub async fn resolve(&self, app: &str, timeline: &Timeline) -> Result<Resolved> {
+        let name = timeline.database(app);
+        let existing = self.lookup(&name).await?;
+        let taken_by_other_branch = timeline.kind == Kind::Branch
+            && existing
+                .as_ref()
+                .and_then(|e| e.comment.as_deref())
+                .and_then(Ownership::parse)
+                .is_some_and(|o| {
+                    o.app == app && o.kind == Kind::Branch && o.branch != timeline.branch
+                });
+        if taken_by_other_branch {
+            let branch = timeline.branch.as_deref().unwrap_or_default();
+            let hashed = naming::branch_hashed(app, branch);
+            let existing = self.lookup(&hashed).await?;
+            return Ok(Resolved {
+                database: hashed,
+                existing,
+            });
+        }
+        Ok(Resolved {
+            database: name,
+            existing,
+        })
+    }
+
+    async fn lookup(&self, name: &str) -> Result<Option<Existing>> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba) \
+                 FROM pg_database d WHERE d.datname = $1",
+                &[&name],
+            )
+            .await
+            .map_err(|e| self.statement_error("look up", name, &e))?;
+        Ok(row.map(|row| Existing {
+            comment: row.get(0),
+            owner: row.get(1),
+        }))
+    }
+
+    pub async fn ensure(&mut self, resolved: &Resolved, target: Target<'_>) -> Result<Ensured> {
+        let name = resolved.database.as_str();
+        let record = self.record(target.app, target.timeline).await?;
+        let role_mode = target.isolation == Isolation::Role;
+        if role_mode {
+            let password = target
+                .credentials
+                .password
+                .clone()
+                .unwrap_or_else(|| Secret::new(""));
+            role::ensure_role(
+                &mut self.client,
+                name,
+                &password,
+                &record,
+                self.server_version,
+                self.superuser,
+            )
+            .await?;
+        }
+        let mut ensured = Ensured {
+            database: name.to_string(),
+            created: false,
+            warning: None,
+        };
+        match &resolved.existing {
+            Some(existing) => {
+                ensured.warning = check_owner(existing.comment.as_deref(), name, &target)?;
+                if role_mode && existing.owner != name {
+                    self.hand_over(name).await?;
+                }
+            }
+            None => ensured.created = self.create(name, &record, role_mode).await?,
+        }
+        if role_mode
+            && (ensured.created || resolved.existing.as_ref().is_some_and(|e| e.owner != name))
+        {
+            self.close_to_public(name).await?;
+        }
+        if ensured.created {
+            wait_until_connectable(target.credentials, self.timeout).await?;
+        }
+        Ok(ensured)
+    }
+
+    async fn record(&self, app: &str, timeline: &Timeline) -> Result<Ownership> {
+        let now: String = self
+            .client
+            .query_one(
+                "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                &[],
+            )
+            .await
+            .map_err(|e| self.statement_error("read the time for", app, &e))?
+            .get(0);
+        Ok(Ownership::new(app, timeline, now))
+    }
+
+    /// Creates the database and records ownership. Returns false when another run created it first.
+    async fn create(&self, name: &str, record: &Ownership, role_mode: bool) -> Result<bool> {
+        let owner = if role_mode {
+            format!(" OWNER {}", quote_ident(name))
+        } else {
+            String::new()
+        };
+        let statement = format!("CREATE DATABASE {}{owner}", quote_ident(name));
+        if let Err(e) = self.client.batch_execute(&statement).await {
+            // 42P04 duplicate_database, or 23505 unique_violation when a concurrent create
+            // committed between our look-up and our insert into pg_database: it exists now.
+            return match e.code().map(|c| c.code()) {
+                Some("42P04" | "23505") => Ok(false),
+                Some("42501") => Err(Error::server(format!(
+                    "the admin role `{}` may not create database {name}: it needs CREATEDB ({})",
+                    self.admin.user,
+                    describe(&e)
+                ))
+                .with_hint("grant it CREATEDB (ALTER ROLE ... CREATEDB) or use another admin URL")),
+                _ => Err(self.statement_error("create", name, &e)),
+            };
+        }
+        let statement = format!(
+            "COMMENT ON DATABASE {} IS {}",
+            quote_ident(name),
+            quote_literal(&record.to_json())
+        );
+        self.client
+            .batch_execute(&statement)
+            .await
+            .map_err(|e| self.statement_error("record ownership of", name, &e))?;
+        Ok(true)
+    }
+
+    /// Gives an existing database (made under shared isolation, or before deploydb) to its role.
+    async fn hand_over(&self, name: &str) -> Result<()> {
+        let statement = format!("ALTER DATABASE {0} OWNER TO {0}", quote_ident(name));
+        self.client.batch_execute(&statement).await.map_err(|e| {
+            self.statement_error("give its role", name, &e)
+                .with_hint("the admin must own the database (or be a superuser) to hand it to the timeline's role")
+        })
+    }
+
+    /// No role but the owner may connect: one timeline's credentials cannot reach another's data.
+    async fn close_to_public(&self, name: &str) -> Result<()> {
+        let ident = quote_ident(name);
+        let statement = format!(
+            "SET ROLE {ident}; REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC; RESET ROLE"
+        );
+        self.client
+            .batch_execute(&statement)
+            .await
+            .map_err(|e| self.statement_error("restrict connections to", name, &e))
+    }
+
+    fn statement_error(&self, action: &str, name: &str, e: &tokio_postgres::Error) -> Error {
+        Error::server(format!(
+            "could not {action} database {name} on {}: {}",
+            self.admin.redacted(),
+            describe(e)
+        ))
+    }
 }
 
 /// Refuses a database whose ownership record names another app or timeline kind: that is a
 /// sign of a naming collision, and using it could run one timeline's migrations on another's
 /// data. A database without a record is used (it may predate deploydb) with a warning.
-fn check_owner(comment: Option<&str>, target: &Target<'_>) -> Result<Option<String>> {
+fn check_owner(comment: Option<&str>, name: &str, target: &Target<'_>) -> Result<Option<String>> {
     let Some(owner) = comment.and_then(Ownership::parse) else {
         return Ok(Some(format!(
-            "database {} exists but was not created by deploydb; using it as it is",
-            target.database
+            "database {name} exists but was not created by deploydb; using it as it is"
         )));
     };
     if owner.app != target.app || owner.kind != target.timeline.kind {
         return Err(Error::server(format!(
-            "database {} belongs to app `{}` ({} timeline) according to its deploydb record, not to app `{}` ({} timeline)",
-            target.database,
+            "database {name} belongs to app `{}` ({} timeline) according to its deploydb record, not to app `{}` ({} timeline)",
             owner.app,
             owner.kind.as_str(),
             target.app,
@@ -81,75 +266,18 @@ fn check_owner(comment: Option<&str>, target: &Target<'_>) -> Result<Option<Stri
     Ok(None)
 }
 
-/// Creates the database and records ownership. Returns false when another run created it first.
-async fn create(client: &Client, admin: &ConnInfo, target: &Target<'_>) -> Result<bool> {
-    let name = target.database;
-    let statement = format!("CREATE DATABASE {}", quote_ident(name));
-    if let Err(e) = client.batch_execute(&statement).await {
-        // 42P04 duplicate_database, or 23505 unique_violation when a concurrent create committed
-        // between our check and our insert into pg_database: either way it exists now.
-        return match e.code().map(|c| c.code()) {
-            Some("42P04" | "23505") => Ok(false),
-            Some("42501") => Err(Error::server(format!(
-                "the admin role `{}` may not create database {name}",
-                admin.user
-            ))
-            .with_hint("grant it CREATEDB (ALTER ROLE ... CREATEDB) or use another admin URL")),
-            _ => Err(statement_error(admin, "create", name, &e)),
-        };
-    }
-    let now: String = client
-        .query_one(
-            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-            &[],
-        )
-        .await
-        .map_err(|e| statement_error(admin, "read the time for", name, &e))?
-        .get(0);
-    let record = Ownership::new(target.app, target.timeline, now).to_json();
-    let statement = format!(
-        "COMMENT ON DATABASE {} IS {}",
-        quote_ident(name),
-        quote_literal(&record)
-    );
-    client
-        .batch_execute(&statement)
-        .await
-        .map_err(|e| statement_error(admin, "record ownership of", name, &e))?;
-    Ok(true)
-}
-
 /// A freshly created database can refuse connections for a moment on some managed services;
 /// the next pipeline step should never be the first to find out.
 async fn wait_until_connectable(info: &ConnInfo, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout.min(Duration::from_secs(10));
-    let mut delay = Duration::from_millis(20);
-    loop {
-        let error = match connect(info, timeout).await {
-            Ok(client) => match client.simple_query("SELECT 1").await {
-                Ok(_) => return Ok(()),
-                Err(e) => Error::server(format!(
-                    "database {} does not answer SELECT 1: {}",
-                    info.dbname,
-                    describe(&e)
-                )),
-            },
-            Err(e) => e,
-        };
-        if Instant::now() + delay > deadline {
-            return Err(error);
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(1));
-    }
-}
-
-fn statement_error(admin: &ConnInfo, action: &str, name: &str, e: &tokio_postgres::Error) -> Error {
-    Error::server(format!(
-        "could not {action} database {name} on {}: {}",
-        admin.redacted(),
-        describe(e)
-    ))
+    let client = connect(info, timeout).await?;
+    client.simple_query("SELECT 1").await.map_err(|e| {
+        Error::server(format!(
+            "database {} does not answer SELECT 1: {}",
+            info.dbname,
+            describe(&e)
+        ))
+    })?;
+    Ok(())
 }
 
 /// A double-quoted identifier with inner quotes doubled.

@@ -16,9 +16,6 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::error::{Error, Kind, Result, exit};
 pub use relay::{Redactor, relay};
 
-/// How long a command gets to exit after SIGTERM before it is killed.
-const GRACE: Duration = Duration::from_secs(10);
-
 #[derive(Debug, Clone)]
 pub enum Program {
     /// A configured command line, run with `sh -c`.
@@ -43,6 +40,8 @@ pub struct Invocation<'a> {
     pub env: BTreeMap<String, String>,
     pub secrets: Vec<&'a str>,
     pub timeout: Option<Duration>,
+    /// How long the command gets to exit after SIGTERM before its group is killed.
+    pub grace: Duration,
 }
 
 /// Runs the command to completion and returns the exit code to pass on: the child's own, or
@@ -110,7 +109,7 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
         ))),
     };
     if let Some(error) = stopped_by {
-        stop_group(pid, &mut wait).await;
+        stop_group(pid, &mut wait, invocation.grace).await;
         return Err(error);
     }
     let status = finished
@@ -133,12 +132,13 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
 async fn stop_group(
     pid: i32,
     wait: &mut tokio::task::JoinHandle<std::io::Result<std::process::ExitStatus>>,
+    grace: Duration,
 ) {
     // SAFETY: kill with a negative pid signals the process group we created for the child.
     unsafe {
         libc::kill(-pid, libc::SIGTERM);
     }
-    let exited = tokio::time::timeout(GRACE, &mut *wait).await.is_ok();
+    let exited = tokio::time::timeout(grace, &mut *wait).await.is_ok();
     unsafe {
         libc::kill(-pid, libc::SIGKILL);
     }

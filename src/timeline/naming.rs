@@ -72,6 +72,14 @@ pub fn branch(app: &str, branch: &str) -> String {
     if !slug.is_empty() && prefix.len() + slug.len() <= MAX_NAME {
         return prefix + &slug;
     }
+    branch_hashed(app, branch)
+}
+
+/// The hashed form, always: used when the plain form is long, empty, or already taken by another
+/// branch with the same slug.
+pub fn branch_hashed(app: &str, branch: &str) -> String {
+    let prefix = format!("{app}--");
+    let slug = slug(branch);
     let digest = Sha256::digest(branch.as_bytes());
     let hash: String = digest
         .iter()

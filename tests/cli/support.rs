@@ -21,13 +21,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// A fresh cluster with `deploydb_admin`: LOGIN CREATEDB, not a superuser.
+    /// A fresh cluster with `deploydb_admin`: LOGIN CREATEDB CREATEROLE, not a superuser, as
+    /// managed services give.
     pub fn start() -> Server {
         let superpass = Secret::new("super-secret-bootstrap");
         let cluster = Throwaway::start("bootstrap", &superpass).expect("start a throwaway cluster");
         let server = Server { cluster };
         server.superuser_sql(&format!(
-            "CREATE ROLE {ADMIN} LOGIN CREATEDB NOSUPERUSER PASSWORD '{}'",
+            "CREATE ROLE {ADMIN} LOGIN CREATEDB CREATEROLE NOSUPERUSER PASSWORD '{}'",
             PASSWORD.replace('\'', "''")
         ));
         server
@@ -91,6 +92,28 @@ pub fn query(url: &str, sql: &str) -> Vec<String> {
             })
             .collect()
     })
+}
+
+pub fn admin_env(server: &Server) -> Vec<(&'static str, String)> {
+    vec![("DEPLOYDB_ADMIN_URL", server.admin_url())]
+}
+
+/// `base` (owned values) plus `extra`, as the borrowed pairs `deploydb()` takes.
+pub fn with<'a>(
+    base: &'a [(&'static str, String)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    base.iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+/// The password deploydb derives for a timeline role when keyed with the admin password.
+pub fn role_password(role: &str) -> String {
+    deploydb::instance::role::derive_password(PASSWORD.as_bytes(), role)
+        .expose()
+        .to_string()
 }
 
 pub fn encode(text: &str) -> String {

@@ -1,0 +1,6 @@
+//! End-to-end tests: the real `deploydb` binary against real PostgreSQL servers started by the
+//! harness, in temp repositories, with fake CI environments. One binary, a module per concern.
+
+mod pipeline;
+mod security;
+mod support;

@@ -1,0 +1,1 @@
+//! Least privilege, TLS, faults and hostile input, against real servers.
