@@ -113,11 +113,15 @@ impl Cluster {
         superuser: &str,
         password: &Secret,
         extra_settings: &[&str],
+        port: Option<u16>,
     ) -> Result<Cluster> {
         let account = server_account()?;
         let cluster = Cluster {
             data: data.to_path_buf(),
-            port: free_port()?,
+            port: match port {
+                Some(port) => port,
+                None => free_port()?,
+            },
             superuser: superuser.to_string(),
             password: password.clone(),
             bins: bins.clone(),
@@ -310,21 +314,46 @@ const THROWAWAY_SETTINGS: &[&str] = &[
     "full_page_writes = off",
 ];
 
+/// How a throwaway cluster differs from the default: a fixed port, more settings, files placed
+/// in its data directory before it starts (certificates, a pg_hba.conf).
+#[derive(Default)]
+pub struct ThrowawayOptions {
+    pub port: Option<u16>,
+    pub settings: Vec<String>,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
 impl Throwaway {
     pub fn start(superuser: &str, password: &Secret) -> Result<Throwaway> {
+        Throwaway::start_with(superuser, password, ThrowawayOptions::default())
+    }
+
+    pub fn start_with(
+        superuser: &str,
+        password: &Secret,
+        options: ThrowawayOptions,
+    ) -> Result<Throwaway> {
         let bins = Binaries::find(&Env::from_process())?;
         let dir = tempfile::Builder::new()
             .prefix("deploydb-cluster-")
             .tempdir()
             .map_err(|e| Error::local(format!("could not create a temp directory: {e}")))?;
         hand_over(server_account()?, dir.path())?;
+        let mut settings: Vec<&str> = THROWAWAY_SETTINGS.to_vec();
+        settings.extend(options.settings.iter().map(String::as_str));
         let cluster = Cluster::init(
             &bins,
             &dir.path().join("data"),
             superuser,
             password,
-            THROWAWAY_SETTINGS,
+            &settings,
+            options.port,
         )?;
+        for (name, contents) in &options.files {
+            let path = cluster.data.join(name);
+            write_private(&path, &String::from_utf8_lossy(contents))?;
+            cluster.hand_over(&path)?;
+        }
         let child = cluster.start_child()?;
         Ok(Throwaway {
             cluster,
@@ -332,15 +361,28 @@ impl Throwaway {
             _dir: dir,
         })
     }
-}
 
-impl Drop for Throwaway {
-    fn drop(&mut self) {
+    /// Stops the server (immediate shutdown) and starts it again on the same port.
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
+        // Readiness is read from postmaster.pid; a stale one would say "ready" too early.
+        let _ = fs::remove_file(self.cluster.data.join("postmaster.pid"));
+        self.child = self.cluster.start_child()?;
+        Ok(())
+    }
+
+    fn stop(&mut self) {
         // SIGQUIT is PostgreSQL's immediate shutdown: nothing here needs to survive.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGQUIT);
         }
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Throwaway {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -394,7 +436,7 @@ pub fn embedded(env: &Env) -> Result<ConnInfo> {
                 fs::remove_dir_all(&data).map_err(|e| Error::io(Kind::Local, "clear", &data, e))?;
             }
             let password = Secret::new(random_hex(24));
-            let cluster = Cluster::init(&bins, &data, "deploydb", &password, &[])?;
+            let cluster = Cluster::init(&bins, &data, "deploydb", &password, &[], None)?;
             let state = State {
                 port: cluster.port,
                 superuser: cluster.superuser.clone(),

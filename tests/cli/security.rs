@@ -1,1 +1,585 @@
 //! Least privilege, TLS, faults and hostile input, against real servers.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use deploydb::instance::local::ThrowawayOptions;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+
+use crate::support::{
+    self, ADMIN, PASSWORD, Repo, SUPERUSER_PASSWORD, Server, admin_env, assert_absent,
+    assert_no_password, deploydb, role_password, run, try_query, with,
+};
+
+/// The connection a timeline's app gets, read from `deploydb env --format json`.
+fn exported(repo: &Repo, env: &[(&str, &str)], timeline: &str) -> serde_json::Value {
+    run(deploydb(
+        repo.path(),
+        &["env", "--format", "json", "--timeline", timeline],
+        env,
+    ))
+    .expect_code(0)
+    .json()
+}
+
+fn url_for(vars: &serde_json::Value, database: &str) -> String {
+    format!(
+        "postgresql://{}:{}@127.0.0.1:{}/{database}",
+        support::encode(vars["PGUSER"].as_str().unwrap()),
+        support::encode(vars["PGPASSWORD"].as_str().unwrap()),
+        vars["PGPORT"].as_str().unwrap()
+    )
+}
+
+#[test]
+fn a_branch_role_owns_its_database_and_reaches_nothing_else() {
+    let server = Server::start();
+    let repo = Repo::new("feature/x");
+    let env = admin_env(&server);
+    let env = with(&env, &[]);
+    run(deploydb(
+        repo.path(),
+        &["ensure", "--timeline", "production"],
+        &env,
+    ))
+    .expect_code(0);
+    run(deploydb(
+        repo.path(),
+        &["ensure", "--timeline", "branch:feature/x"],
+        &env,
+    ))
+    .expect_code(0);
+    let branch = exported(&repo, &env, "branch:feature/x");
+    assert_eq!(branch["PGUSER"], "shop--feature-x");
+    assert_eq!(branch["PGPASSWORD"], role_password("shop--feature-x"));
+
+    let own = url_for(&branch, "shop--feature-x");
+    try_query(&own, "CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+        .expect("the role can create tables in its database");
+    assert_eq!(
+        try_query(&own, "SELECT count(*) FROM t").unwrap(),
+        vec!["1"]
+    );
+    let production = url_for(&branch, "shop-production");
+    let refused = try_query(&production, "SELECT 1").unwrap_err();
+    assert!(refused.contains("permission denied"), "{refused}");
+    let refused = try_query(&own, "CREATE DATABASE sneaky").unwrap_err();
+    assert!(refused.contains("permission denied"), "{refused}");
+    let roles = server.superuser_sql("SELECT rolname, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname LIKE 'shop%' ORDER BY 1");
+    assert_eq!(
+        roles,
+        vec!["shop--feature-x|f|f|f", "shop-production|f|f|f"]
+    );
+    let owner = server.superuser_sql(
+        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'shop--feature-x'",
+    );
+    assert_eq!(owner, vec!["shop--feature-x"]);
+}
+
+#[test]
+fn role_passwords_rotate_with_the_role_secret() {
+    let server = Server::start();
+    let repo = Repo::new("feature/rot");
+    let base = admin_env(&server);
+    let first = exported(
+        &repo,
+        &with(&base, &[("DEPLOYDB_ROLE_SECRET", "key-one")]),
+        "branch:feature/rot",
+    );
+    run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &with(&base, &[("DEPLOYDB_ROLE_SECRET", "key-one")]),
+    ))
+    .expect_code(0);
+    assert!(try_query(&url_for(&first, "shop--feature-rot"), "SELECT 1").is_ok());
+    let ensured = run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &with(&base, &[("DEPLOYDB_ROLE_SECRET", "key-two")]),
+    ))
+    .expect_code(0);
+    assert_absent(&ensured, "key-two");
+    let second = exported(
+        &repo,
+        &with(&base, &[("DEPLOYDB_ROLE_SECRET", "key-two")]),
+        "branch:feature/rot",
+    );
+    assert_ne!(first["PGPASSWORD"], second["PGPASSWORD"]);
+    assert!(
+        try_query(&url_for(&first, "shop--feature-rot"), "SELECT 1").is_err(),
+        "the old password still works"
+    );
+    assert!(try_query(&url_for(&second, "shop--feature-rot"), "SELECT 1").is_ok());
+}
+
+#[test]
+fn an_admin_without_createrole_gets_a_clear_error_or_shared_isolation() {
+    let server = Server::start();
+    server.superuser_sql("CREATE ROLE plain_admin LOGIN CREATEDB PASSWORD 'plain-pw-123'");
+    let url = format!(
+        "postgresql://plain_admin:plain-pw-123@127.0.0.1:{}/postgres",
+        server.port()
+    );
+    let repo = Repo::new("feature/y");
+    let result = run(deploydb(
+        repo.path(),
+        &["run", "--", "true"],
+        &[("DEPLOYDB_ADMIN_URL", &url)],
+    ))
+    .expect_code(5);
+    let stderr = result.stderr();
+    assert!(
+        stderr.contains("CREATEROLE") && stderr.contains("isolation = \"shared\""),
+        "{result}"
+    );
+    assert!(server.databases().is_empty(), "nothing half-created");
+    assert_absent(&result, "plain-pw-123");
+
+    let shared = [
+        ("DEPLOYDB_ADMIN_URL", url.as_str()),
+        ("DEPLOYDB_ISOLATION", "shared"),
+    ];
+    run(deploydb(repo.path(), &["ensure"], &shared)).expect_code(0);
+    assert_eq!(
+        exported(&repo, &shared, "branch:feature/y")["PGUSER"],
+        "plain_admin"
+    );
+    let bad = run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &[
+            ("DEPLOYDB_ADMIN_URL", url.as_str()),
+            ("DEPLOYDB_ISOLATION", "none"),
+        ],
+    ));
+    bad.expect_code(2);
+}
+
+#[test]
+fn an_existing_role_not_made_by_deploydb_is_not_taken_over() {
+    let server = Server::start();
+    server.superuser_sql(r#"CREATE ROLE "shop--feature-z" LOGIN PASSWORD 'theirs'"#);
+    let repo = Repo::new("feature/z");
+    let result = run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &with(&admin_env(&server), &[]),
+    ))
+    .expect_code(5);
+    assert!(
+        result.stderr().contains("not created by deploydb"),
+        "{result}"
+    );
+    assert!(server.databases().is_empty());
+}
+
+struct Tls {
+    ca: String,
+    other_ca: String,
+    cert: String,
+    key: String,
+}
+
+/// A CA, a server certificate it signs for `localhost` only, and an unrelated second CA.
+fn tls_material() -> Tls {
+    let ca = |name: &str| {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+    };
+    let issuer = ca("deploydb test CA");
+    let other = ca("some other CA");
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    Tls {
+        ca: issuer.pem(),
+        other_ca: other.pem(),
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    }
+}
+
+/// A server that accepts deploydb's admin over TLS only (hostssl), so any success proves TLS.
+/// The harness's own bootstrap superuser may still connect in the clear.
+fn tls_server(tls: &Tls) -> Server {
+    Server::start_with(ThrowawayOptions {
+        settings: vec!["ssl = on".into(), "ssl_cert_file = 'server.crt'".into(), "ssl_key_file = 'server.key'".into()],
+        files: vec![
+            ("server.crt".into(), tls.cert.clone().into_bytes()),
+            ("server.key".into(), tls.key.clone().into_bytes()),
+            ("pg_hba.conf".into(), b"host all bootstrap 127.0.0.1/32 scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostssl all all ::1/128 scram-sha-256\n".to_vec()),
+        ],
+        ..Default::default()
+    })
+}
+
+#[test]
+fn tls_modes_match_libpq() {
+    let tls = tls_material();
+    let server = tls_server(&tls);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let other = dir.path().join("other.pem");
+    fs::write(&ca, &tls.ca).unwrap();
+    fs::write(&other, &tls.other_ca).unwrap();
+    let repo = Repo::new("feature/tls");
+    let url = |host: &str, query: &str| {
+        format!(
+            "postgresql://{ADMIN}:{}@{host}:{}/postgres?{query}",
+            support::encode(PASSWORD),
+            server.port()
+        )
+    };
+    let ca_q = format!("sslrootcert={}", ca.display());
+    let other_q = format!("sslrootcert={}", other.display());
+    let cases = [
+        ("127.0.0.1", "sslmode=disable".to_string(), false),
+        ("127.0.0.1", "sslmode=allow".to_string(), true),
+        ("127.0.0.1", "sslmode=prefer".to_string(), true),
+        ("127.0.0.1", "sslmode=require".to_string(), true),
+        ("127.0.0.1", format!("sslmode=require&{ca_q}"), true),
+        ("127.0.0.1", format!("sslmode=require&{other_q}"), false),
+        ("127.0.0.1", format!("sslmode=verify-ca&{ca_q}"), true),
+        ("127.0.0.1", format!("sslmode=verify-ca&{other_q}"), false),
+        ("localhost", format!("sslmode=verify-full&{ca_q}"), true),
+        ("127.0.0.1", format!("sslmode=verify-full&{ca_q}"), false),
+        ("localhost", format!("sslmode=verify-full&{other_q}"), false),
+        ("localhost", "sslmode=verify-full".to_string(), false),
+    ];
+    for (host, query, works) in cases {
+        let admin_url = url(host, &query);
+        let result = run(deploydb(
+            repo.path(),
+            &["ensure", "--timeline", "branch:tls"],
+            &[
+                ("DEPLOYDB_ADMIN_URL", admin_url.as_str()),
+                ("DEPLOYDB_CONNECT_TIMEOUT", "3s"),
+            ],
+        ));
+        let expected = if works { 0 } else { 5 };
+        assert_eq!(result.code(), Some(expected), "{host} {query}\n{result}");
+        if !works {
+            assert_eq!(
+                result
+                    .stderr()
+                    .lines()
+                    .filter(|l| l.starts_with("error:"))
+                    .count(),
+                1,
+                "{result}"
+            );
+            assert!(result.stderr().contains("hint:"), "{result}");
+        }
+        assert_no_password(&result);
+    }
+
+    // The CA as PEM text (a CI secret), with the app's own client connecting the same way.
+    let env = [
+        (
+            "DEPLOYDB_ADMIN_URL",
+            url("localhost", "sslmode=verify-full"),
+        ),
+        ("DEPLOYDB_CA_CERT", tls.ca.clone()),
+        ("TMPDIR", dir.path().display().to_string()),
+    ];
+    let env = with(&env, &[]);
+    let result = run(deploydb(
+        repo.path(),
+        &[
+            "run",
+            "--",
+            "psql",
+            "-XAtc",
+            "select ssl from pg_stat_ssl where pid = pg_backend_pid()",
+        ],
+        &env,
+    ))
+    .expect_code(0);
+    assert_eq!(result.stdout().trim(), "t", "{result}");
+    let vars = exported(&repo, &env, "branch:feature/tls");
+    assert_eq!(vars["PGSSLMODE"], "verify-full");
+    assert_eq!(
+        fs::read_to_string(vars["PGSSLROOTCERT"].as_str().unwrap()).unwrap(),
+        tls.ca
+    );
+
+    // [instance] ca_cert, relative to deploydb.toml.
+    fs::copy(&ca, repo.path().join("ca.pem")).unwrap();
+    repo.write(
+        "deploydb.toml",
+        "app = \"shop\"\n[instance]\nca_cert = \"ca.pem\"\n",
+    );
+    let admin_url = url("localhost", "sslmode=verify-full");
+    run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &[("DEPLOYDB_ADMIN_URL", admin_url.as_str())],
+    ))
+    .expect_code(0);
+}
+
+#[test]
+fn require_against_a_server_without_tls_is_a_clear_error() {
+    let server = Server::start();
+    let repo = Repo::new("feature/plain");
+    let admin_url = server
+        .admin_url()
+        .replace("sslmode=disable", "sslmode=require");
+    let result = run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &[("DEPLOYDB_ADMIN_URL", admin_url.as_str())],
+    ))
+    .expect_code(5);
+    assert!(result.stderr().contains("does not offer TLS"), "{result}");
+    assert!(server.databases().is_empty());
+}
+
+#[test]
+fn a_server_that_comes_up_late_is_waited_for() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let repo = Repo::new("feature/late");
+    let url = format!(
+        "postgresql://bootstrap:{SUPERUSER_PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable"
+    );
+    let child = deploydb(
+        repo.path(),
+        &["ensure", "--format", "json"],
+        &[("DEPLOYDB_ADMIN_URL", url.as_str())],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let server = Server::start_with(ThrowawayOptions {
+        port: Some(port),
+        ..Default::default()
+    });
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("retrying"), "{stderr}");
+    assert!(!stderr.contains(SUPERUSER_PASSWORD));
+    assert_eq!(server.databases(), vec!["shop--feature-late"]);
+}
+
+#[test]
+fn a_server_that_never_comes_fails_within_the_timeout() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let repo = Repo::new("feature/never");
+    let url = format!(
+        "postgresql://u:{}@127.0.0.1:{port}/postgres",
+        support::encode(PASSWORD)
+    );
+    let result = run(deploydb(
+        repo.path(),
+        &["run", "--", "true"],
+        &[
+            ("DEPLOYDB_ADMIN_URL", url.as_str()),
+            ("DEPLOYDB_CONNECT_TIMEOUT", "2s"),
+        ],
+    ))
+    .expect_code(5);
+    let stderr = result.stderr();
+    assert!(
+        stderr.contains("gave up after") && stderr.contains("in 2s"),
+        "{result}"
+    );
+    assert!(stderr.contains("retrying"), "{result}");
+    assert_no_password(&result);
+}
+
+#[test]
+fn a_server_restarted_between_ensure_and_migrate_is_reconnected() {
+    let mut server = Server::start();
+    let repo = Repo::new("feature/restart");
+    let env = admin_env(&server);
+    run(deploydb(repo.path(), &["ensure"], &with(&env, &[]))).expect_code(0);
+    server.cluster.restart().unwrap();
+    let result = run(deploydb(
+        repo.path(),
+        &["run", "--", "psql", "-XAtc", "select 42"],
+        &with(&env, &[]),
+    ))
+    .expect_code(0);
+    assert_eq!(result.stdout().trim(), "42");
+}
+
+#[test]
+fn sigterm_during_a_long_migration_exits_143() {
+    let server = Server::start();
+    let repo = Repo::new("feature/term");
+    let env = admin_env(&server);
+    let mut child = deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", "echo started; sleep 300"],
+        &with(&env, &[]),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "started");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+}
+
+#[test]
+fn two_runs_on_one_database_migrate_one_after_the_other() {
+    let server = Server::start();
+    let repo = Repo::new("feature/serial");
+    let env = admin_env(&server);
+    run(deploydb(repo.path(), &["ensure"], &with(&env, &[]))).expect_code(0);
+    let log = repo.path().join("windows.log");
+    let script = format!(
+        "echo start $(date +%s%N) >> '{l}'; sleep 1; echo end $(date +%s%N) >> '{l}'",
+        l = log.display()
+    );
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            deploydb(
+                repo.path(),
+                &["run", "--", "sh", "-c", &script],
+                &with(&env, &[]),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let stderrs: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success());
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        })
+        .collect();
+    let events: Vec<(String, u128)> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (what, at) = l.split_once(' ').unwrap();
+            (what.to_string(), at.parse().unwrap())
+        })
+        .collect();
+    let order: Vec<&str> = events.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(
+        order,
+        vec!["start", "end", "start", "end"],
+        "the migration windows overlap: {events:?}"
+    );
+    assert!(events[1].1 <= events[2].1);
+    assert!(
+        stderrs
+            .iter()
+            .any(|s| s.contains("waiting for another deploydb run")),
+        "{stderrs:?}"
+    );
+}
+
+#[test]
+fn thirty_two_concurrent_ensures_of_one_new_database_all_succeed() {
+    let server = Server::start();
+    let repo = Repo::new("feature/herd");
+    let env = admin_env(&server);
+    let children: Vec<_> = (0..32)
+        .map(|_| {
+            deploydb(
+                repo.path(),
+                &["ensure", "--format", "json"],
+                &with(&env, &[]),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut created = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        created += usize::from(json["created"] == true);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(server.databases(), vec!["shop--feature-herd"]);
+}
+
+#[test]
+fn hostile_branch_names_map_to_distinct_valid_databases() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let env = admin_env(&server);
+    let marker = repo.path().join("pwned");
+    let long = "x".repeat(300);
+    let names = [
+        r#"zzz";echo${IFS}"hello";#"#.to_string(),
+        format!("$(touch {})", marker.display()),
+        format!("`touch {}`", marker.display()),
+        "a'b\"c\\d".to_string(),
+        "Robert'); DROP TABLE students;--".to_string(),
+        "日本語/ブランチ".to_string(),
+        "émoji-🚀".to_string(),
+        long.clone(),
+        format!("{long}y"),
+        "Feature/A".to_string(),
+        "feature-a".to_string(),
+        "feature_a".to_string(),
+    ];
+    let mut databases = BTreeSet::new();
+    for name in &names {
+        let timeline = format!("branch:{name}");
+        let result = run(deploydb(
+            repo.path(),
+            &["ensure", "--format", "json", "--timeline", &timeline],
+            &with(&env, &[]),
+        ))
+        .expect_code(0);
+        let database = result.json()["database"].as_str().unwrap().to_string();
+        assert!(database.len() <= 63, "{database}");
+        assert!(
+            database
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "{database}"
+        );
+        assert!(
+            databases.insert(database.clone()),
+            "{name:?} shares {database}"
+        );
+        // The exported connection for that branch reaches that database and no other.
+        let vars = exported(&repo, &with(&env, &[]), &timeline);
+        assert_eq!(vars["PGDATABASE"], database.as_str());
+    }
+    assert!(!marker.exists(), "a branch name reached a shell");
+    let on_server: BTreeSet<String> = server.databases().into_iter().collect();
+    assert_eq!(on_server, databases);
+}

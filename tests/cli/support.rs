@@ -8,13 +8,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use deploydb::instance::local::Throwaway;
+use deploydb::instance::local::{Throwaway, ThrowawayOptions};
 use deploydb::secret::Secret;
 
 /// The admin password every test uses. It holds URL-special characters on purpose, and tests
 /// scan all output for it.
 pub const PASSWORD: &str = "Adm1n:p@ss/w%rd'x\"y";
 pub const ADMIN: &str = "deploydb_admin";
+pub const SUPERUSER_PASSWORD: &str = "super-secret-bootstrap";
 
 pub struct Server {
     pub cluster: Throwaway,
@@ -24,8 +25,13 @@ impl Server {
     /// A fresh cluster with `deploydb_admin`: LOGIN CREATEDB CREATEROLE, not a superuser, as
     /// managed services give.
     pub fn start() -> Server {
-        let superpass = Secret::new("super-secret-bootstrap");
-        let cluster = Throwaway::start("bootstrap", &superpass).expect("start a throwaway cluster");
+        Server::start_with(ThrowawayOptions::default())
+    }
+
+    pub fn start_with(options: ThrowawayOptions) -> Server {
+        let superpass = Secret::new(SUPERUSER_PASSWORD);
+        let cluster = Throwaway::start_with("bootstrap", &superpass, options)
+            .expect("start a throwaway cluster");
         let server = Server { cluster };
         server.superuser_sql(&format!(
             "CREATE ROLE {ADMIN} LOGIN CREATEDB CREATEROLE NOSUPERUSER PASSWORD '{}'",
@@ -67,19 +73,28 @@ impl Server {
 
 /// Runs `sql` over a connection made from `url` (as a user's app would) and returns the rows.
 pub fn query(url: &str, sql: &str) -> Vec<String> {
+    try_query(url, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Like [`query`], but a failure to connect or to run the SQL is returned as its message.
+pub fn try_query(url: &str, sql: &str) -> Result<Vec<String>, String> {
+    let message = |e: tokio_postgres::Error| {
+        e.as_db_error()
+            .map_or(e.to_string(), |d| d.message().to_string())
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let config: tokio_postgres::Config = url.parse().expect("a URL tokio-postgres accepts");
+        let config: tokio_postgres::Config = url.parse().map_err(|e| format!("{e}"))?;
         let (client, connection) = config
             .connect(tokio_postgres::NoTls)
             .await
-            .expect("connect");
+            .map_err(message)?;
         tokio::spawn(connection);
-        let messages = client.simple_query(sql).await.expect("query");
-        messages
+        let messages = client.simple_query(sql).await.map_err(message)?;
+        Ok(messages
             .into_iter()
             .filter_map(|m| match m {
                 tokio_postgres::SimpleQueryMessage::Row(row) => Some(
@@ -90,7 +105,7 @@ pub fn query(url: &str, sql: &str) -> Vec<String> {
                 ),
                 _ => None,
             })
-            .collect()
+            .collect())
     })
 }
 
@@ -222,21 +237,32 @@ pub fn run(mut command: Command) -> Run {
 
 /// Fails if the admin password shows up in any form a log could carry it.
 pub fn assert_no_password(run: &Run) {
+    assert_absent(run, PASSWORD);
+}
+
+/// Fails if `secret` appears in the output raw, percent-encoded (wholly or as URL userinfo),
+/// base64-encoded (standard or URL-safe) or hex-encoded.
+pub fn assert_absent(run: &Run, secret: &str) {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     let text = format!("{}{}", run.stdout(), run.stderr());
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    let userinfo = secret
+        .replace('%', "%25")
+        .replace('@', "%40")
+        .replace(':', "%3A")
+        .replace('/', "%2F");
     for (form, needle) in [
-        ("raw", PASSWORD.to_string()),
-        ("percent-encoded", encode(PASSWORD)),
-        (
-            "URL userinfo",
-            PASSWORD
-                .replace('@', "%40")
-                .replace(':', "%3A")
-                .replace('/', "%2F"),
-        ),
+        ("raw", secret.to_string()),
+        ("percent-encoded", encode(secret)),
+        ("URL userinfo", userinfo),
+        ("base64", STANDARD.encode(secret)),
+        ("base64url", URL_SAFE_NO_PAD.encode(secret)),
+        ("hex", hex),
     ] {
         assert!(
             !text.contains(&needle),
-            "the {form} password appears in the output\n{run}"
+            "the {form} secret appears in the output\n{run}"
         );
     }
 }
