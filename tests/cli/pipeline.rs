@@ -322,7 +322,7 @@ fn migration_sees_the_exported_connection_and_masks_it_in_output() {
     let env = admin_env(&server);
     let result = run(deploydb(
         repo.path(),
-        &["run", "--", "sh", "-c", "echo db=$PGDATABASE user=$PGUSER; echo pw=$PGPASSWORD; echo url=$DATABASE_URL; psql -XAtc 'select current_database()'"],
+        &["run", "--", "sh", "-c", "echo db=$PGDATABASE user=$PGUSER; echo pw=$PGPASSWORD; echo url=$DATABASE_URL; echo admin=${DEPLOYDB_ADMIN_URL:-unset}; psql -XAtc 'select current_database()'"],
         &with(&env, &[]),
     ))
     .expect_code(0);
@@ -333,6 +333,8 @@ fn migration_sees_the_exported_connection_and_masks_it_in_output() {
     );
     assert!(stdout.contains("pw=****"), "{result}");
     assert!(stdout.contains("url=****"), "{result}");
+    // The migration runs with the timeline's credentials only, never the admin's.
+    assert!(stdout.contains("admin=unset"), "{result}");
     assert!(stdout.contains("\nshop--feature-env\n"), "{result}");
     assert_no_password(&result);
 }
@@ -475,6 +477,36 @@ fn the_admin_password_appears_in_no_output_errors_included() {
             with(&good, &[]),
             Some(9),
         ),
+        (vec!["env", "--format", "shell"], with(&good, &[]), Some(0)),
+        (vec!["env", "--format", "dotenv"], with(&good, &[]), Some(0)),
+        (vec!["env", "--format", "json"], with(&good, &[]), Some(0)),
+        (vec!["env", "--format", "github"], with(&good, &[]), Some(0)),
+        (vec!["-vv", "detect"], with(&good, &[]), Some(0)),
+        (vec!["-v", "timeline"], with(&good, &[]), Some(0)),
+        (
+            vec![
+                "-vv",
+                "run",
+                "--dotenv-secrets",
+                "--",
+                "sh",
+                "-c",
+                "printenv; exit 3",
+            ],
+            with(
+                &good,
+                &[
+                    ("GITLAB_CI", "true"),
+                    ("CI_COMMIT_BRANCH", "feature/secret"),
+                ],
+            ),
+            Some(3),
+        ),
+        (
+            vec!["ensure", "--timeline", "nope"],
+            with(&good, &[]),
+            Some(2),
+        ),
     ];
     for (args, env, code) in cases {
         let result = run(deploydb(repo.path(), &args, &env));
@@ -483,7 +515,38 @@ fn the_admin_password_appears_in_no_output_errors_included() {
         }
         assert!(!result.stderr().contains("panicked"), "{result}");
         assert_no_password(&result);
+        // Only `env` exists to print the timeline's own password.
+        if args[0] != "env" {
+            support::assert_absent(&result, &role_password("shop--feature-secret"));
+        }
     }
+
+    // GitHub Actions: the values appear only in the ::add-mask:: commands that hide them.
+    let files = tempfile::tempdir().unwrap();
+    let github_env = files.path().join("env");
+    let github = with(
+        &good,
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REF_NAME", "feature/secret"),
+            ("GITHUB_ENV", github_env.to_str().unwrap()),
+        ],
+    );
+    let mut result = run(deploydb(
+        repo.path(),
+        &["-vv", "run", "--", "printenv"],
+        &github,
+    ))
+    .expect_code(0);
+    let unmasked: String = result
+        .stdout()
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    result.output.stdout = unmasked.into_bytes();
+    assert_no_password(&result);
+    support::assert_absent(&result, &role_password("shop--feature-secret"));
 }
 
 #[test]
