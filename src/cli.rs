@@ -58,13 +58,79 @@ pub enum Command {
     Ensure(EnsureArgs),
     /// Print the timeline's connection variables (e.g. eval "$(deploydb env)")
     Env(EnvArgs),
+    /// Check the linked server: reachable, TLS, version, privileges (exit 0 only if a deploy would work)
+    Check(CheckArgs),
+    /// List the databases deploydb manages (from their ownership comments)
+    List(ListArgs),
+    /// Drop one timeline's database and its role
+    Drop(DropArgs),
+    /// Drop branch databases whose branch is gone or that were not deployed for a while
+    Prune(PruneArgs),
     /// Manage the embedded local PostgreSQL used when no admin URL is set
     Local(LocalArgs),
 }
 
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List every app's databases (otherwise the app of deploydb.toml, or --app)
+    #[arg(long)]
+    pub all_apps: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DropArgs {
+    #[command(flatten)]
+    pub timeline: TimelineFlag,
+    /// Really drop (the data is gone afterwards)
+    #[arg(long)]
+    pub yes: bool,
+    /// Show what would be dropped, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow dropping production (also needs --yes and --confirm with its exact name)
+    #[arg(long)]
+    pub production: bool,
+    /// The exact database name, required to drop production
+    #[arg(long, value_name = "DATABASE")]
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Show the decisions, drop nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Drop databases not deployed for longer than this (e.g. 14d)
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+    /// The live branches: `git` (git ls-remote --heads origin), a file, or `-` for stdin
+    #[arg(long, value_name = "SOURCE")]
+    pub branches_from: Option<String>,
+    /// Also prune preview databases (by age)
+    #[arg(long)]
+    pub include_previews: bool,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(text).ok_or_else(|| {
+        format!(
+            "`{text}` is not a duration; write {}",
+            crate::duration::ACCEPTED
+        )
+    })
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct TimelineFlag {
-    /// production, preview or branch:<name> [env: DEPLOYDB_TIMELINE; default: from the CI or git]
+    /// production, preview, pr:<number> or branch:<name> [env: DEPLOYDB_TIMELINE; default: from the CI or git]
     #[arg(long, value_name = "TIMELINE")]
     pub timeline: Option<Spec>,
 }

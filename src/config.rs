@@ -11,7 +11,27 @@ use crate::duration;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::instance::role::Isolation;
-use crate::timeline::{Source, Spec, naming};
+use crate::timeline::{PreviewMode, Source, Spec, naming};
+
+/// What a new branch database starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BranchFrom {
+    /// An empty database; the branch's migrations build the whole schema.
+    #[default]
+    Empty,
+    /// A copy of `{app}-template`, an empty database kept at production's schema.
+    Template,
+}
+
+impl BranchFrom {
+    pub fn parse(text: &str) -> Option<BranchFrom> {
+        match text {
+            "empty" => Some(BranchFrom::Empty),
+            "template" => Some(BranchFrom::Template),
+            _ => None,
+        }
+    }
+}
 
 pub const FILE_NAME: &str = "deploydb.toml";
 pub const DEFAULT_URL_ENV: &str = "DEPLOYDB_ADMIN_URL";
@@ -25,6 +45,8 @@ struct FileConfig {
     app: Option<Spanned<String>>,
     production_branch: Option<String>,
     isolation: Option<Spanned<String>>,
+    preview: Option<Spanned<String>>,
+    branch_from: Option<Spanned<String>>,
     #[serde(default)]
     instance: InstanceSection,
     #[serde(default)]
@@ -77,6 +99,8 @@ pub struct Config {
     pub kill_after: Duration,
     pub timeline: Option<(Spec, Source)>,
     pub isolation: Isolation,
+    pub preview: PreviewMode,
+    pub branch_from: BranchFrom,
     /// `[instance] ca_cert`, resolved against the config file's folder.
     pub ca_cert: Option<PathBuf>,
 }
@@ -164,21 +188,36 @@ impl Config {
         )?
         .unwrap_or(DEFAULT_KILL_AFTER);
 
-        let isolation = match (env.get("DEPLOYDB_ISOLATION"), &fc.isolation) {
-            (Some(text), _) => Isolation::parse(text).ok_or_else(|| {
-                Error::usage(format!(
-                    "DEPLOYDB_ISOLATION: `{text}` is not one of role, shared"
-                ))
-            })?,
-            (None, Some(value)) => Isolation::parse(value.get_ref()).ok_or_else(|| {
-                Error::usage(format!(
-                    "{}: `{}` is not one of role, shared",
-                    at(value.span()).describe("isolation"),
-                    value.get_ref()
-                ))
-            })?,
-            (None, None) => Isolation::default(),
-        };
+        let isolation = choice_setting(
+            env,
+            "DEPLOYDB_ISOLATION",
+            fc.isolation.as_ref(),
+            "isolation",
+            &at,
+            Isolation::parse,
+            "role, shared",
+        )?
+        .unwrap_or_default();
+        let preview = choice_setting(
+            env,
+            "DEPLOYDB_PREVIEW",
+            fc.preview.as_ref(),
+            "preview",
+            &at,
+            PreviewMode::parse,
+            "shared, per-pr",
+        )?
+        .unwrap_or_default();
+        let branch_from = choice_setting(
+            env,
+            "DEPLOYDB_BRANCH_FROM",
+            fc.branch_from.as_ref(),
+            "branch_from",
+            &at,
+            BranchFrom::parse,
+            "empty, template",
+        )?
+        .unwrap_or_default();
         let ca_cert = fc.instance.ca_cert.map(|p| root.join(p));
 
         let migrate_command = overrides
@@ -211,6 +250,8 @@ impl Config {
             kill_after,
             timeline,
             isolation,
+            preview,
+            branch_from,
             ca_cert,
         })
     }
@@ -258,6 +299,32 @@ fn duration_setting<'a>(
     }
     match file_value {
         Some(value) => duration::parse(value.get_ref())
+            .map(Some)
+            .ok_or_else(|| bad(at(value.span()).describe(key), value.get_ref())),
+        None => Ok(None),
+    }
+}
+
+/// A setting with a fixed set of values, from its variable or else the file.
+fn choice_setting<'a, T>(
+    env: &Env,
+    var: &str,
+    file_value: Option<&Spanned<String>>,
+    key: &str,
+    at: &dyn Fn(std::ops::Range<usize>) -> Location<'a>,
+    parse: fn(&str) -> Option<T>,
+    accepted: &str,
+) -> Result<Option<T>> {
+    let bad = |what: String, text: &str| {
+        Error::usage(format!("{what}: `{text}` is not one of {accepted}"))
+    };
+    if let Some(text) = env.get(var) {
+        return parse(text)
+            .map(Some)
+            .ok_or_else(|| bad(var.to_string(), text));
+    }
+    match file_value {
+        Some(value) => parse(value.get_ref())
             .map(Some)
             .ok_or_else(|| bad(at(value.span()).describe(key), value.get_ref())),
         None => Ok(None),

@@ -10,6 +10,7 @@ pub mod env;
 pub mod error;
 pub mod export;
 pub mod instance;
+pub mod lifecycle;
 pub mod migrate;
 mod pipeline;
 mod report;
@@ -68,6 +69,10 @@ pub async fn run(cli: Cli, env: &Env, cwd: &std::path::Path) -> Result<i32> {
         Command::Timeline(args) => pipeline::timeline(global, args, env, cwd),
         Command::Env(args) => pipeline::env(global, args, env, cwd).await,
         Command::Detect(args) => pipeline::detect(global, args, env, cwd),
+        Command::Check(args) => pipeline::check(global, args, env, cwd).await,
+        Command::List(args) => pipeline::list(global, args, env, cwd).await,
+        Command::Drop(args) => pipeline::drop(global, args, env, cwd).await,
+        Command::Prune(args) => pipeline::prune(global, args, env, cwd).await,
         Command::Local(args) => pipeline::local(args, env),
     }
 }

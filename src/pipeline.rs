@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    DetectArgs, EnsureArgs, EnvArgs, Format, Global, LocalAction, LocalArgs, RunArgs, TimelineArgs,
-    TimelineFlag,
+    CheckArgs, DetectArgs, DropArgs, EnsureArgs, EnvArgs, Format, Global, ListArgs, LocalAction,
+    LocalArgs, PruneArgs, RunArgs, TimelineArgs, TimelineFlag,
 };
 use crate::config::{Config, Overrides};
 use crate::detect::{self, Report};
@@ -15,6 +15,7 @@ use crate::error::{Error, Kind, Result, exit};
 use crate::export::{self, Exports, format::render};
 use crate::instance::ensure::{Ensured, Resolved, Session, Target};
 use crate::instance::{self, conninfo::ConnInfo, local};
+use crate::lifecycle;
 use crate::migrate::{self, Invocation, Program};
 use crate::report::{self, Stage};
 use crate::timeline::{self, Timeline};
@@ -43,6 +44,7 @@ fn resolve_timeline(config: &Config, env: &Env) -> Result<(Timeline, String)> {
     let timeline = timeline::resolve(timeline::Inputs {
         spec: config.timeline.clone(),
         production_branch: config.production_branch.as_deref(),
+        preview: config.preview,
         env,
         root: &config.root,
     })?;
@@ -392,6 +394,38 @@ fn detection_text(report: &Report) -> String {
         out.push_str(&format!("warning: {}: {}\n", w.file, w.message));
     }
     out
+}
+
+pub async fn check(global: &Global, args: CheckArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &TimelineFlag::default(), None, env, cwd)?;
+    lifecycle::check::run(&config, env, args.format).await
+}
+
+pub async fn list(global: &Global, args: ListArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &TimelineFlag::default(), None, env, cwd)?;
+    lifecycle::list::run(&config, env, args.all_apps, args.format).await
+}
+
+pub async fn drop(global: &Global, args: DropArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let options = lifecycle::drop::Options {
+        yes: args.yes,
+        dry_run: args.dry_run,
+        production: args.production,
+        confirm: args.confirm.as_deref(),
+    };
+    lifecycle::drop::run(&config, env, options).await
+}
+
+pub async fn prune(global: &Global, args: PruneArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &TimelineFlag::default(), None, env, cwd)?;
+    let options = lifecycle::prune::Options {
+        dry_run: args.dry_run,
+        older_than: args.older_than,
+        branches_from: args.branches_from.as_deref(),
+        include_previews: args.include_previews,
+    };
+    lifecycle::prune::run(&config, env, options).await
 }
 
 pub fn local(args: LocalArgs, env: &Env) -> Result<i32> {

@@ -30,19 +30,19 @@ pub struct Session {
     pub client: Client,
     admin: ConnInfo,
     timeout: Duration,
-    superuser: bool,
-    server_version: i32,
+    pub(crate) superuser: bool,
+    pub(crate) server_version: i32,
 }
 
 /// The database a timeline maps to, and what the catalog says about it now.
 pub struct Resolved {
     pub database: String,
-    existing: Option<Existing>,
+    pub(crate) existing: Option<Existing>,
 }
 
-struct Existing {
-    comment: Option<String>,
-    owner: String,
+pub(crate) struct Existing {
+    pub(crate) comment: Option<String>,
+    pub(crate) owner: String,
 }
 
 /// What ensure needs besides the name.
@@ -83,15 +83,17 @@ impl Session {
     pub async fn resolve(&self, app: &str, timeline: &Timeline) -> Result<Resolved> {
         let name = timeline.database(app);
         let existing = self.lookup(&name).await?;
-        let taken_by_other_branch = timeline.kind == Kind::Branch
+        // Branch names that share a slug (`Feature/A`, `feature-a`), or a branch called `pr-7`
+        // next to pull request 7: whoever came second takes the hashed form.
+        let taken_by_another = timeline.kind == Kind::Branch
             && existing
                 .as_ref()
                 .and_then(|e| e.comment.as_deref())
                 .and_then(Ownership::parse)
                 .is_some_and(|o| {
-                    o.app == app && o.kind == Kind::Branch && o.branch != timeline.branch
+                    o.app == app && !o.is_for(app, timeline) && o.kind != Kind::Production
                 });
-        if taken_by_other_branch {
+        if taken_by_another {
             let branch = timeline.branch.as_deref().unwrap_or_default();
             let hashed = naming::branch_hashed(app, branch);
             let existing = self.lookup(&hashed).await?;
@@ -150,8 +152,19 @@ impl Session {
         match &resolved.existing {
             Some(existing) => {
                 ensured.warning = check_owner(existing.comment.as_deref(), name, &target)?;
+                let mut owner = existing.owner.clone();
                 if role_mode && existing.owner != name {
                     self.hand_over(name).await?;
+                    owner = name.to_string();
+                }
+                if let Some(mut previous) = existing.comment.as_deref().and_then(Ownership::parse) {
+                    previous.last_deployed_at = record.last_deployed_at.clone();
+                    if let Err(e) = self.touch(name, &owner, &previous).await {
+                        ensured.warning = Some(format!(
+                            "{} (prune --older-than may misjudge this database)",
+                            e.message
+                        ));
+                    }
                 }
             }
             None => ensured.created = self.create(name, &record, role_mode).await?,
@@ -212,6 +225,33 @@ impl Session {
             .await
             .map_err(|e| self.statement_error("record ownership of", name, &e))?;
         Ok(true)
+    }
+
+    /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner,
+    /// serialised per database: concurrent COMMENTs on one object fail otherwise.
+    async fn touch(&mut self, name: &str, owner: &str, record: &Ownership) -> Result<()> {
+        let fail = |e: tokio_postgres::Error| {
+            Error::server(format!(
+                "could not record the deploy of {name}: {}",
+                describe(&e)
+            ))
+        };
+        let transaction = self.client.transaction().await.map_err(fail)?;
+        transaction
+            .execute(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[&super::lock::key("comment", name)],
+            )
+            .await
+            .map_err(fail)?;
+        let statement = format!(
+            "SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}",
+            quote_ident(owner),
+            quote_ident(name),
+            quote_literal(&record.to_json())
+        );
+        transaction.batch_execute(&statement).await.map_err(fail)?;
+        transaction.commit().await.map_err(fail)
     }
 
     /// Gives an existing database (made under shared isolation, or before deploydb) to its role.

@@ -1,6 +1,7 @@
 //! The linked PostgreSQL server: parsing its admin URL, connecting, ensuring a timeline's
 //! database, and the local clusters deploydb can run itself.
 
+pub mod catalog;
 pub mod connect;
 pub mod conninfo;
 pub mod ensure;

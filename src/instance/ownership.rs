@@ -16,6 +16,9 @@ pub struct Ownership {
     pub branch: Option<String>,
     pub pr: Option<u64>,
     pub created_at: String,
+    /// Set on every run that deploys the timeline; `prune --older-than` reads it.
+    #[serde(default)]
+    pub last_deployed_at: Option<String>,
 }
 
 impl Ownership {
@@ -26,6 +29,7 @@ impl Ownership {
             kind: timeline.kind,
             branch: timeline.branch.clone(),
             pr: timeline.pr,
+            last_deployed_at: Some(created_at.clone()),
             created_at,
         }
     }
@@ -35,6 +39,14 @@ impl Ownership {
         serde_json::from_str::<Ownership>(comment)
             .ok()
             .filter(|o| o.managed_by == MANAGED_BY)
+    }
+
+    /// Whether this record is for the same timeline of the same app.
+    pub fn is_for(&self, app: &str, timeline: &Timeline) -> bool {
+        self.app == app
+            && self.kind == timeline.kind
+            && self.branch == timeline.branch
+            && self.pr == timeline.pr
     }
 
     pub fn to_json(&self) -> String {

@@ -4,7 +4,7 @@
 //! rather than guessing. Production is only ever chosen by name: the flag, or a branch that is
 //! the production branch.
 
-mod git;
+pub mod git;
 mod github;
 mod gitlab;
 pub mod naming;
@@ -47,12 +47,34 @@ pub enum Source {
     Git,
 }
 
-/// A timeline as named by a person: `production`, `preview` or `branch:<name>`.
+/// A timeline as named by a person: `production`, `preview`, `pr:<number>` or `branch:<name>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spec {
     Production,
     Preview,
+    /// One pull/merge request's own preview database (`{app}--pr-{N}`).
+    Pr(u64),
     Branch(String),
+}
+
+/// How previews map to databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PreviewMode {
+    /// One `{app}-preview` for every pull request.
+    #[default]
+    Shared,
+    /// `{app}--pr-{N}` for each pull request, so previews stop trampling each other.
+    PerPr,
+}
+
+impl PreviewMode {
+    pub fn parse(text: &str) -> Option<PreviewMode> {
+        match text {
+            "shared" => Some(PreviewMode::Shared),
+            "per-pr" => Some(PreviewMode::PerPr),
+            _ => None,
+        }
+    }
 }
 
 impl FromStr for Spec {
@@ -62,12 +84,17 @@ impl FromStr for Spec {
         match s {
             "production" => Ok(Spec::Production),
             "preview" => Ok(Spec::Preview),
-            _ => match s.strip_prefix("branch:") {
-                Some(name) if !name.trim().is_empty() => Ok(Spec::Branch(name.to_string())),
-                _ => Err(format!(
-                    "`{s}` is not a timeline: use `production`, `preview` or `branch:<name>`"
-                )),
-            },
+            _ => {
+                if let Some(name) = s.strip_prefix("branch:").filter(|n| !n.trim().is_empty()) {
+                    return Ok(Spec::Branch(name.to_string()));
+                }
+                match s.strip_prefix("pr:").map(str::parse::<u64>) {
+                    Some(Ok(n)) => Ok(Spec::Pr(n)),
+                    _ => Err(format!(
+                        "`{s}` is not a timeline: use `production`, `preview`, `pr:<number>` or `branch:<name>`"
+                    )),
+                }
+            }
         }
     }
 }
@@ -98,14 +125,18 @@ pub struct Timeline {
     pub pr: Option<u64>,
     pub source: Source,
     pub production_branch: String,
+    /// A preview with its own database (`{app}--pr-{N}`) rather than the shared one.
+    #[serde(skip)]
+    pub own_preview: bool,
 }
 
 impl Timeline {
     pub fn database(&self, app: &str) -> String {
-        match self.kind {
-            Kind::Production => naming::production(app),
-            Kind::Preview => naming::preview(app),
-            Kind::Branch => naming::branch(app, self.branch.as_deref().unwrap_or_default()),
+        match (self.kind, self.pr) {
+            (Kind::Production, _) => naming::production(app),
+            (Kind::Preview, Some(pr)) if self.own_preview => naming::pr(app, pr),
+            (Kind::Preview, _) => naming::preview(app),
+            (Kind::Branch, _) => naming::branch(app, self.branch.as_deref().unwrap_or_default()),
         }
     }
 }
@@ -125,6 +156,7 @@ impl fmt::Display for Timeline {
 pub struct Inputs<'a> {
     pub spec: Option<(Spec, Source)>,
     pub production_branch: Option<&'a str>,
+    pub preview: PreviewMode,
     pub env: &'a Env,
     pub root: &'a Path,
 }
@@ -137,18 +169,27 @@ pub fn resolve(inputs: Inputs<'_>) -> Result<Timeline> {
         .or_else(|| ci.as_ref().and_then(|c| c.default_branch.clone()))
         .unwrap_or_else(|| "main".to_string());
 
+    let per_pr = inputs.preview == PreviewMode::PerPr;
     if let Some((spec, source)) = inputs.spec {
-        let (kind, branch) = match spec {
-            Spec::Production => (Kind::Production, Some(production_branch.clone())),
-            Spec::Preview => (Kind::Preview, None),
-            Spec::Branch(name) => (Kind::Branch, Some(name)),
+        let (kind, branch, pr) = match spec {
+            Spec::Production => (Kind::Production, Some(production_branch.clone()), None),
+            Spec::Preview if per_pr => {
+                return Err(Error::timeline(
+                    "with preview = \"per-pr\" every preview has its own database, so `preview` alone does not name one",
+                )
+                .with_hint("name it with --timeline pr:<number>"));
+            }
+            Spec::Preview => (Kind::Preview, None, None),
+            Spec::Pr(n) => (Kind::Preview, None, Some(n)),
+            Spec::Branch(name) => (Kind::Branch, Some(name), None),
         };
         return Ok(Timeline {
             kind,
             branch,
-            pr: None,
+            pr,
             source,
             production_branch,
+            own_preview: pr.is_some(),
         });
     }
 
@@ -162,8 +203,13 @@ pub fn resolve(inputs: Inputs<'_>) -> Result<Timeline> {
         pr,
         source,
         production_branch: production_branch.clone(),
+        own_preview: per_pr,
     };
     match reference {
+        Ref::PullRequest { number: None, .. } if per_pr => Err(Error::timeline(
+            "this is a pull/merge request run, but its number is unknown, so its own preview database cannot be named",
+        )
+        .with_hint(NAME_IT)),
         Ref::PullRequest { number, branch } => Ok(timeline(Kind::Preview, branch, number)),
         Ref::Branch(name) if name == production_branch => {
             Ok(timeline(Kind::Production, Some(name), None))
@@ -191,6 +237,7 @@ mod tests {
         resolve(Inputs {
             spec: None,
             production_branch: None,
+            preview: PreviewMode::Shared,
             env: &env,
             root: dir.path(),
         })
@@ -202,6 +249,8 @@ mod tests {
         assert_eq!("branch:a/b".parse(), Ok(Spec::Branch("a/b".into())));
         assert!("branch:".parse::<Spec>().is_err());
         assert!("prod".parse::<Spec>().is_err());
+        assert_eq!("pr:12".parse(), Ok(Spec::Pr(12)));
+        assert!("pr:x".parse::<Spec>().is_err());
     }
 
     #[test]
@@ -307,6 +356,41 @@ mod tests {
     }
 
     #[test]
+    fn per_pr_previews_get_their_own_database() {
+        let env: Env = [
+            ("GITLAB_CI", "true"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_DEFAULT_BRANCH", "main"),
+        ]
+        .into_iter()
+        .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = |spec| Inputs {
+            spec,
+            production_branch: None,
+            preview: PreviewMode::PerPr,
+            env: &env,
+            root: dir.path(),
+        };
+        assert_eq!(
+            resolve(inputs(None)).unwrap().database("shop"),
+            "shop--pr-7"
+        );
+        let flagged = resolve(inputs(Some((Spec::Pr(9), Source::Flag)))).unwrap();
+        assert_eq!(flagged.database("shop"), "shop--pr-9");
+        assert!(resolve(inputs(Some((Spec::Preview, Source::Flag)))).is_err());
+        let unnumbered: Env = [("GITLAB_CI", "true"), ("CI_MERGE_REQUEST_IID", "x")]
+            .into_iter()
+            .collect();
+        let err = resolve(Inputs {
+            env: &unnumbered,
+            ..inputs(None)
+        })
+        .unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Timeline);
+    }
+
+    #[test]
     fn flag_wins_over_ci() {
         let env: Env = [("GITHUB_ACTIONS", "true"), ("GITHUB_REF_NAME", "main")]
             .into_iter()
@@ -315,6 +399,7 @@ mod tests {
         let t = resolve(Inputs {
             spec: Some((Spec::Branch("x".into()), Source::Flag)),
             production_branch: None,
+            preview: PreviewMode::Shared,
             env: &env,
             root: dir.path(),
         })
@@ -338,6 +423,7 @@ mod tests {
         let inputs = || Inputs {
             spec: None,
             production_branch: Some("main"),
+            preview: PreviewMode::Shared,
             env: &env,
             root: dir.path(),
         };
@@ -368,6 +454,7 @@ mod tests {
         let t = resolve(Inputs {
             spec: None,
             production_branch: None,
+            preview: PreviewMode::Shared,
             env: &env,
             root: &wt.join("sub"),
         })

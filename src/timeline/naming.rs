@@ -63,6 +63,11 @@ pub fn preview(app: &str) -> String {
     format!("{app}-preview")
 }
 
+/// One pull/merge request's own preview database.
+pub fn pr(app: &str, number: u64) -> String {
+    format!("{app}--pr-{number}")
+}
+
 /// `{app}--{slug}`; when that would pass 63 bytes, or the slug is empty, the slug is cut and
 /// `-` plus 8 hex digits of SHA-256 of the full branch name are appended, so distinct branches
 /// keep distinct databases.

@@ -1,0 +1,90 @@
+//! `deploydb drop`: one timeline's database and its role. Production needs `--production`,
+//! `--yes` and its exact name; a database without deploydb's record is never dropped.
+
+use crate::config::Config;
+use crate::env::Env;
+use crate::error::{Error, Kind as ErrorKind, Result, exit};
+use crate::instance::{self, ensure::Session, ownership::Ownership};
+use crate::timeline::{self, Kind};
+
+pub struct Options<'a> {
+    pub yes: bool,
+    pub dry_run: bool,
+    pub production: bool,
+    pub confirm: Option<&'a str>,
+}
+
+pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32> {
+    if config.timeline.is_none() {
+        return Err(
+            Error::usage("drop needs the timeline named explicitly").with_hint(
+                "pass --timeline branch:<name>, pr:<number> or preview (or set DEPLOYDB_TIMELINE)",
+            ),
+        );
+    }
+    let timeline = timeline::resolve(timeline::Inputs {
+        spec: config.timeline.clone(),
+        production_branch: config.production_branch.as_deref(),
+        preview: config.preview,
+        env,
+        root: &config.root,
+    })?;
+    let admin = instance::admin(config, env)?;
+    let session = Session::open(&admin, config.connect_timeout).await?;
+    let resolved = session.resolve(&config.app, &timeline).await?;
+    let name = resolved.database.as_str();
+    if timeline.kind == Kind::Production
+        && !(options.production && options.yes && options.confirm == Some(name))
+    {
+        return Err(
+            Error::usage(format!("refusing to drop production database {name}")).with_hint(
+                format!("if you really mean it: --production --yes --confirm {name}"),
+            ),
+        );
+    }
+    let Some(existing) = &resolved.existing else {
+        println!("nothing to drop: database {name} does not exist");
+        return Ok(exit::OK);
+    };
+    let record = existing.comment.as_deref().and_then(Ownership::parse);
+    match record {
+        Some(r) if r.app == config.app && r.kind == timeline.kind => {}
+        Some(r) => {
+            return Err(Error::new(
+                ErrorKind::Server,
+                format!(
+                    "database {name} belongs to app `{}` ({} timeline), not this timeline; nothing was dropped",
+                    r.app,
+                    r.kind.as_str()
+                ),
+            ));
+        }
+        None => {
+            return Err(Error::new(
+                ErrorKind::Server,
+                format!("database {name} was not created by deploydb (no ownership record); nothing was dropped"),
+            )
+            .with_hint("drop it yourself if it should go"));
+        }
+    }
+    if options.dry_run {
+        println!("would drop database {name} and its role (dry run)");
+        return Ok(exit::OK);
+    }
+    if !options.yes {
+        return Err(Error::usage(format!(
+            "dropping {name} deletes its data; add --yes to go ahead"
+        ))
+        .with_hint("--dry-run shows what would go"));
+    }
+    let outcome = session.drop_timeline(name, &config.app).await?;
+    println!(
+        "dropped database {name}{}",
+        if outcome.role_dropped {
+            " and its role"
+        } else {
+            ""
+        }
+    );
+    Ok(exit::OK)
+}

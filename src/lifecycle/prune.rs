@@ -1,0 +1,275 @@
+//! `deploydb prune`: drops branch (and, when asked, preview) databases whose branch no longer
+//! exists or that were not deployed for longer than a given age. Never production, never
+//! another app's, never a database without deploydb's record; every decision is printed.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::time::Duration;
+
+use super::time::epoch_seconds;
+use crate::config::Config;
+use crate::env::Env;
+use crate::error::{Error, Result, exit};
+use crate::instance::{self, catalog::Managed, ensure::Session};
+use crate::timeline::Kind;
+
+pub struct Options<'a> {
+    pub dry_run: bool,
+    pub older_than: Option<Duration>,
+    /// `git`, a file, or `-` for standard input.
+    pub branches_from: Option<&'a str>,
+    pub include_previews: bool,
+}
+
+pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32> {
+    if options.older_than.is_none() && options.branches_from.is_none() {
+        return Err(Error::usage("prune needs a reason to drop anything")
+            .with_hint("pass --branches-from git|FILE|- and/or --older-than 14d"));
+    }
+    let live = match options.branches_from {
+        Some(source) => Some(live_branches(source, config)?),
+        None => None,
+    };
+    let admin = instance::admin(config, env)?;
+    let session = Session::open(&admin, config.connect_timeout).await?;
+    let now: i64 = session
+        .client
+        .query_one("SELECT extract(epoch FROM now())::bigint", &[])
+        .await
+        .map_err(|e| {
+            Error::server(format!(
+                "could not read the server's clock: {}",
+                instance::connect::describe(&e)
+            ))
+        })?
+        .get(0);
+    let managed: Vec<Managed> = session
+        .managed()
+        .await?
+        .into_iter()
+        .filter(|m| m.record.app == config.app)
+        .collect();
+    let mut dropped = 0;
+    for m in &managed {
+        let (drop, why) = decide(
+            m,
+            live.as_ref(),
+            options.older_than,
+            options.include_previews,
+            now,
+        );
+        let verb = match (drop, options.dry_run) {
+            (true, true) => "would drop",
+            (true, false) => "drop",
+            (false, _) => "keep",
+        };
+        println!("{verb:<10} {:<40} {why}", m.name);
+        if drop {
+            if !options.dry_run {
+                session.drop_timeline(&m.name, &config.app).await?;
+            }
+            dropped += 1;
+        }
+    }
+    println!(
+        "{} {dropped} of {} databases of app `{}`{}",
+        if options.dry_run {
+            "would prune"
+        } else {
+            "pruned"
+        },
+        managed.len(),
+        config.app,
+        if options.dry_run {
+            " (dry run: nothing was dropped)"
+        } else {
+            ""
+        }
+    );
+    Ok(exit::OK)
+}
+
+/// Whether to drop `m`, and why (or why not).
+fn decide(
+    m: &Managed,
+    live: Option<&BTreeSet<String>>,
+    older_than: Option<Duration>,
+    include_previews: bool,
+    now: i64,
+) -> (bool, String) {
+    match m.record.kind {
+        Kind::Production => return (false, "production is never pruned".into()),
+        Kind::Preview if !include_previews => {
+            return (false, "previews are kept without --include-previews".into());
+        }
+        _ => {}
+    }
+    if let (Kind::Branch, Some(live), Some(branch)) = (m.record.kind, live, &m.record.branch)
+        && !live.contains(branch)
+    {
+        return (true, format!("branch `{branch}` no longer exists"));
+    }
+    let deployed = m
+        .record
+        .last_deployed_at
+        .as_deref()
+        .unwrap_or(&m.record.created_at);
+    if let Some(age) = older_than {
+        match epoch_seconds(deployed) {
+            Some(at) if now - at > age.as_secs() as i64 => {
+                let days = (now - at) / 86_400;
+                return (
+                    true,
+                    format!("not deployed for {days} days (last {deployed})"),
+                );
+            }
+            Some(_) => {}
+            None => return (false, format!("unreadable deploy time `{deployed}`; kept")),
+        }
+    }
+    (false, format!("in use (last deployed {deployed})"))
+}
+
+/// The live branches: `git ls-remote --heads origin`, a file, or standard input. Lines may be
+/// bare names, `refs/heads/<name>`, or ls-remote's `<sha>\trefs/heads/<name>`. An empty list is
+/// refused: it would mean every branch is gone.
+fn live_branches(source: &str, config: &Config) -> Result<BTreeSet<String>> {
+    let text = match source {
+        "git" => {
+            let output = std::process::Command::new("git")
+                .args(["ls-remote", "--heads", "origin"])
+                .current_dir(&config.root)
+                .output()
+                .map_err(|e| {
+                    Error::usage(format!("could not run git ls-remote: {e}"))
+                        .with_hint("install git, or pass a file with --branches-from")
+                })?;
+            if !output.status.success() {
+                return Err(Error::usage(format!(
+                    "git ls-remote --heads origin failed: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )));
+            }
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        }
+        "-" => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                Error::usage(format!("could not read branches from standard input: {e}"))
+            })?;
+            text
+        }
+        path => std::fs::read_to_string(path)
+            .map_err(|e| Error::usage(format!("could not read the branch list {path}: {e}")))?,
+    };
+    let branches: BTreeSet<String> = text
+        .lines()
+        .filter_map(|line| {
+            let reference = line.split_whitespace().last()?;
+            Some(
+                reference
+                    .strip_prefix("refs/heads/")
+                    .unwrap_or(reference)
+                    .to_string(),
+            )
+        })
+        .collect();
+    if branches.is_empty() {
+        return Err(Error::usage(format!(
+            "the branch list from `{source}` is empty; refusing to treat every branch as gone"
+        )));
+    }
+    Ok(branches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance::ownership::Ownership;
+
+    fn managed(kind: Kind, branch: Option<&str>, deployed: &str) -> Managed {
+        Managed {
+            name: "x".into(),
+            record: Ownership {
+                managed_by: "deploydb".into(),
+                app: "shop".into(),
+                kind,
+                branch: branch.map(str::to_string),
+                pr: None,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                last_deployed_at: Some(deployed.into()),
+            },
+            size: None,
+            owner: "x".into(),
+        }
+    }
+
+    #[test]
+    fn decisions() {
+        let now = epoch_seconds("2026-11-21T00:00:00Z").unwrap();
+        let live: BTreeSet<String> = ["main".to_string(), "kept".to_string()].into();
+        let old = "2026-10-01T00:00:00Z";
+        let fresh = "2026-11-20T00:00:00Z";
+        let two_weeks = Some(Duration::from_secs(14 * 86_400));
+        assert!(
+            !decide(
+                &managed(Kind::Production, Some("main"), old),
+                Some(&live),
+                two_weeks,
+                true,
+                now
+            )
+            .0
+        );
+        assert!(
+            decide(
+                &managed(Kind::Branch, Some("gone"), fresh),
+                Some(&live),
+                None,
+                false,
+                now
+            )
+            .0
+        );
+        assert!(
+            !decide(
+                &managed(Kind::Branch, Some("kept"), fresh),
+                Some(&live),
+                two_weeks,
+                false,
+                now
+            )
+            .0
+        );
+        assert!(
+            decide(
+                &managed(Kind::Branch, Some("kept"), old),
+                Some(&live),
+                two_weeks,
+                false,
+                now
+            )
+            .0
+        );
+        assert!(
+            !decide(
+                &managed(Kind::Preview, None, old),
+                None,
+                two_weeks,
+                false,
+                now
+            )
+            .0
+        );
+        assert!(
+            decide(
+                &managed(Kind::Preview, None, old),
+                None,
+                two_weeks,
+                true,
+                now
+            )
+            .0
+        );
+    }
+}

@@ -1,0 +1,517 @@
+//! check, list, drop, prune and per-PR previews against a real server: the catalog is the only
+//! state, production is untouchable, and databases deploydb did not make are never its own.
+
+use std::fs;
+
+use crate::support::{Repo, Server, admin_env, deploydb, run, with};
+
+fn names(json: &serde_json::Value) -> Vec<String> {
+    json.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn roles(server: &Server) -> Vec<String> {
+    server.superuser_sql("SELECT rolname FROM pg_roles WHERE rolname LIKE 'shop%' OR rolname LIKE 'blog%' ORDER BY 1")
+}
+
+#[test]
+fn list_shows_only_databases_deploydb_owns() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let env = admin_env(&server);
+    let env = with(&env, &[]);
+    for timeline in ["branch:a", "branch:b", "production"] {
+        run(deploydb(
+            repo.path(),
+            &["ensure", "--timeline", timeline],
+            &env,
+        ))
+        .expect_code(0);
+    }
+    run(deploydb(
+        repo.path(),
+        &["--app", "blog", "ensure", "--timeline", "branch:a"],
+        &env,
+    ))
+    .expect_code(0);
+    server.superuser_sql(r#"CREATE DATABASE "shop--by-hand""#);
+    server.superuser_sql(r#"CREATE DATABASE "shop--other-tool""#);
+    server.superuser_sql(r#"COMMENT ON DATABASE "shop--other-tool" IS '{"managed_by":"something-else","app":"shop"}'"#);
+
+    let shop = run(deploydb(repo.path(), &["list", "--format", "json"], &env))
+        .expect_code(0)
+        .json();
+    assert_eq!(names(&shop), vec!["shop--a", "shop--b", "shop-production"]);
+    let a = &shop[0];
+    assert_eq!(
+        (a["app"].as_str(), a["kind"].as_str(), a["branch"].as_str()),
+        (Some("shop"), Some("branch"), Some("a"))
+    );
+    assert!(a["size"].as_i64().unwrap() > 0);
+    assert!(a["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        a["branch_exists"].is_null(),
+        "the test repo has no remote-tracking refs"
+    );
+
+    let all = run(deploydb(
+        repo.path(),
+        &["list", "--all-apps", "--format", "json"],
+        &env,
+    ))
+    .expect_code(0)
+    .json();
+    assert_eq!(
+        names(&all),
+        vec!["blog--a", "shop--a", "shop--b", "shop-production"]
+    );
+    let blog = run(deploydb(
+        repo.path(),
+        &["--app", "blog", "list", "--format", "json"],
+        &env,
+    ))
+    .expect_code(0)
+    .json();
+    assert_eq!(names(&blog), vec!["blog--a"]);
+
+    // With remote-tracking refs, a branch that origin no longer has is flagged.
+    repo.write(".git/refs/remotes/origin/a", "0000\n");
+    let text = run(deploydb(repo.path(), &["list"], &env))
+        .expect_code(0)
+        .stdout();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("shop--b") && l.contains("(branch gone)")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("shop--a") && !l.contains("gone")),
+        "{text}"
+    );
+}
+
+#[test]
+fn drop_refuses_production_and_unowned_databases_and_takes_the_role_along() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let env = admin_env(&server);
+    let env = with(&env, &[]);
+    run(deploydb(
+        repo.path(),
+        &["ensure", "--timeline", "production"],
+        &env,
+    ))
+    .expect_code(0);
+    run(deploydb(
+        repo.path(),
+        &["ensure", "--timeline", "branch:feature/x"],
+        &env,
+    ))
+    .expect_code(0);
+    server.superuser_sql(r#"CREATE DATABASE "shop--by-hand""#);
+
+    for args in [
+        vec!["drop", "--timeline", "production", "--yes"],
+        vec!["drop", "--timeline", "production", "--production", "--yes"],
+        vec![
+            "drop",
+            "--timeline",
+            "production",
+            "--production",
+            "--yes",
+            "--confirm",
+            "shop-prod",
+        ],
+        vec![
+            "drop",
+            "--timeline",
+            "production",
+            "--production",
+            "--confirm",
+            "shop-production",
+        ],
+    ] {
+        let refused = run(deploydb(repo.path(), &args, &env)).expect_code(2);
+        assert!(
+            refused.stderr().contains("refusing to drop production"),
+            "{refused}"
+        );
+    }
+    let unowned = run(deploydb(
+        repo.path(),
+        &["drop", "--timeline", "branch:by-hand", "--yes"],
+        &env,
+    ))
+    .expect_code(5);
+    assert!(
+        unowned.stderr().contains("not created by deploydb"),
+        "{unowned}"
+    );
+    let implicit = run(deploydb(repo.path(), &["drop", "--yes"], &env)).expect_code(2);
+    assert!(implicit.stderr().contains("--timeline"), "{implicit}");
+    let unconfirmed = run(deploydb(
+        repo.path(),
+        &["drop", "--timeline", "branch:feature/x"],
+        &env,
+    ))
+    .expect_code(2);
+    assert!(unconfirmed.stderr().contains("--yes"), "{unconfirmed}");
+    let dry = run(deploydb(
+        repo.path(),
+        &["drop", "--timeline", "branch:feature/x", "--dry-run"],
+        &env,
+    ))
+    .expect_code(0);
+    assert!(
+        dry.stdout().contains("would drop database shop--feature-x"),
+        "{dry}"
+    );
+    assert_eq!(
+        server.databases(),
+        vec!["shop--by-hand", "shop--feature-x", "shop-production"]
+    );
+
+    // A session left open on the branch database does not stop the drop.
+    let branch_url = format!(
+        "postgresql://{}@127.0.0.1:{}/shop--feature-x",
+        crate::support::encode(&format!(
+            "shop--feature-x:{}",
+            crate::support::role_password("shop--feature-x")
+        ))
+        .replacen("%3A", ":", 1),
+        server.port()
+    );
+    let _open =
+        std::thread::spawn(move || crate::support::try_query(&branch_url, "SELECT pg_sleep(30)"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let dropped = run(deploydb(
+        repo.path(),
+        &["drop", "--timeline", "branch:feature/x", "--yes"],
+        &env,
+    ))
+    .expect_code(0);
+    assert!(
+        dropped
+            .stdout()
+            .contains("dropped database shop--feature-x and its role"),
+        "{dropped}"
+    );
+    assert_eq!(server.databases(), vec!["shop--by-hand", "shop-production"]);
+    assert_eq!(roles(&server), vec!["shop-production"]);
+    let again = run(deploydb(
+        repo.path(),
+        &["drop", "--timeline", "branch:feature/x", "--yes"],
+        &env,
+    ))
+    .expect_code(0);
+    assert!(again.stdout().contains("nothing to drop"), "{again}");
+
+    let confirmed = [
+        "drop",
+        "--timeline",
+        "production",
+        "--production",
+        "--yes",
+        "--confirm",
+        "shop-production",
+    ];
+    run(deploydb(repo.path(), &confirmed, &env)).expect_code(0);
+    assert_eq!(server.databases(), vec!["shop--by-hand"]);
+}
+
+#[test]
+fn prune_drops_exactly_the_vanished_branches_and_keeps_the_rest() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let env = admin_env(&server);
+    let env = with(&env, &[]);
+    for timeline in ["production", "preview", "branch:a", "branch:b", "branch:c"] {
+        run(deploydb(
+            repo.path(),
+            &["ensure", "--timeline", timeline],
+            &env,
+        ))
+        .expect_code(0);
+    }
+    run(deploydb(
+        repo.path(),
+        &["--app", "blog", "ensure", "--timeline", "branch:a"],
+        &env,
+    ))
+    .expect_code(0);
+    server.superuser_sql(r#"CREATE DATABASE "shop--by-hand""#);
+    let live = repo.path().join("branches.txt");
+    fs::write(&live, "0123abcd\trefs/heads/main\n0123abcd\trefs/heads/b\n").unwrap();
+    let before = server.databases();
+
+    let dry = run(deploydb(
+        repo.path(),
+        &[
+            "prune",
+            "--dry-run",
+            "--branches-from",
+            live.to_str().unwrap(),
+        ],
+        &env,
+    ))
+    .expect_code(0);
+    assert_eq!(server.databases(), before, "a dry run changes nothing");
+    assert!(
+        dry.stdout().contains("would drop") && dry.stdout().contains("would prune 2 of 5"),
+        "{dry}"
+    );
+
+    let pruned = run(deploydb(
+        repo.path(),
+        &["prune", "--branches-from", live.to_str().unwrap()],
+        &env,
+    ))
+    .expect_code(0);
+    let out = pruned.stdout();
+    assert!(
+        out.lines().any(|l| l.starts_with("drop")
+            && l.contains("shop--a")
+            && l.contains("no longer exists")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("keep") && l.contains("shop-production") && l.contains("never")),
+        "{out}"
+    );
+    assert!(
+        out.contains("pruned 2 of 5 databases of app `shop`"),
+        "{out}"
+    );
+    assert_eq!(
+        server.databases(),
+        vec![
+            "blog--a",
+            "shop--b",
+            "shop--by-hand",
+            "shop-preview",
+            "shop-production"
+        ]
+    );
+    assert_eq!(
+        roles(&server),
+        vec!["blog--a", "shop--b", "shop-preview", "shop-production"]
+    );
+
+    // Branches on standard input, and an empty list is refused rather than pruning everything.
+    let mut child = deploydb(repo.path(), &["prune", "--branches-from", "-"], &env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+    run(deploydb(repo.path(), &["prune"], &env)).expect_code(2);
+    assert_eq!(server.databases().len(), 5);
+}
+
+fn set_last_deployed(server: &Server, database: &str, at: &str) {
+    let mut record = server.comment(database).unwrap();
+    record["last_deployed_at"] = at.into();
+    server.superuser_sql(&format!(
+        "COMMENT ON DATABASE \"{database}\" IS '{}'",
+        record.to_string().replace('\'', "''")
+    ));
+}
+
+#[test]
+fn older_than_reads_last_deployed_at_which_every_run_refreshes() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let env = admin_env(&server);
+    let env = with(&env, &[]);
+    for timeline in ["branch:stale", "branch:fresh", "production"] {
+        run(deploydb(
+            repo.path(),
+            &["ensure", "--timeline", timeline],
+            &env,
+        ))
+        .expect_code(0);
+    }
+    let long_ago = "2020-01-01T00:00:00Z";
+    for database in ["shop--stale", "shop--fresh", "shop-production"] {
+        set_last_deployed(&server, database, long_ago);
+    }
+    // Deploying "fresh" again refreshes its record; "stale" stays old.
+    run(deploydb(
+        repo.path(),
+        &["run", "--timeline", "branch:fresh", "--", "true"],
+        &env,
+    ))
+    .expect_code(0);
+    let fresh = server.comment("shop--fresh").unwrap();
+    assert_ne!(fresh["last_deployed_at"], long_ago);
+    assert_eq!(fresh["managed_by"], "deploydb");
+    assert_ne!(
+        fresh["created_at"],
+        fresh["last_deployed_at"]
+            .as_str()
+            .map(|_| long_ago)
+            .unwrap()
+    );
+
+    let out = run(deploydb(
+        repo.path(),
+        &["prune", "--older-than", "14d"],
+        &env,
+    ))
+    .expect_code(0)
+    .stdout();
+    assert!(out.contains("not deployed for"), "{out}");
+    assert_eq!(server.databases(), vec!["shop--fresh", "shop-production"]);
+}
+
+#[test]
+fn per_pr_previews_get_their_own_databases_and_can_be_dropped() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let files = tempfile::tempdir().unwrap();
+    let env = admin_env(&server);
+    let mut databases = Vec::new();
+    for pr in ["41", "42"] {
+        let event = files.path().join(format!("event-{pr}.json"));
+        fs::write(
+            &event,
+            format!(r#"{{"number":{pr},"repository":{{"default_branch":"main"}}}}"#),
+        )
+        .unwrap();
+        let ci = [
+            ("DEPLOYDB_PREVIEW", "per-pr"),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_REF_NAME", "41/merge"),
+            ("GITHUB_HEAD_REF", "feature/pr"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ];
+        let json = run(deploydb(
+            repo.path(),
+            &["ensure", "--format", "json"],
+            &with(&env, &ci),
+        ))
+        .expect_code(0)
+        .json();
+        databases.push(json["database"].as_str().unwrap().to_string());
+    }
+    assert_eq!(databases, vec!["shop--pr-41", "shop--pr-42"]);
+    assert_eq!(server.comment("shop--pr-42").unwrap()["pr"], 42);
+    // A branch literally called pr-41 does not land on PR 41's database.
+    let branch = run(deploydb(
+        repo.path(),
+        &["ensure", "--format", "json", "--timeline", "branch:pr-41"],
+        &with(&env, &[]),
+    ))
+    .expect_code(0)
+    .json();
+    assert_ne!(branch["database"], "shop--pr-41");
+    let per_pr = with(&env, &[("DEPLOYDB_PREVIEW", "per-pr")]);
+    run(deploydb(
+        repo.path(),
+        &["drop", "--timeline", "pr:41", "--yes"],
+        &per_pr,
+    ))
+    .expect_code(0);
+    let left = server.databases();
+    assert!(
+        !left.contains(&"shop--pr-41".to_string()) && left.contains(&"shop--pr-42".to_string()),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn check_reports_each_point_and_fails_when_a_deploy_would() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let env = admin_env(&server);
+    run(deploydb(repo.path(), &["ensure"], &with(&env, &[]))).expect_code(0);
+    let json = run(deploydb(
+        repo.path(),
+        &["check", "--format", "json"],
+        &with(&env, &[]),
+    ))
+    .expect_code(0)
+    .json();
+    assert_eq!(json["ok"], true);
+    let point = |json: &serde_json::Value, name: &str| {
+        json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert!(
+        point(&json, "version")["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("PostgreSQL 1")
+    );
+    assert_eq!(
+        point(&json, "tls")["detail"],
+        "not in use (sslmode=disable)"
+    );
+    assert_eq!(point(&json, "createrole")["ok"], true);
+    assert_eq!(
+        point(&json, "databases")["detail"],
+        "1 managed for app `shop`"
+    );
+    assert!(
+        !point(&json, "admin")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Adm1n")
+    );
+
+    server.superuser_sql("CREATE ROLE plain LOGIN CREATEDB PASSWORD 'plain-pw'");
+    let plain = format!(
+        "postgresql://plain:plain-pw@127.0.0.1:{}/postgres",
+        server.port()
+    );
+    let text = run(deploydb(
+        repo.path(),
+        &["check"],
+        &[("DEPLOYDB_ADMIN_URL", plain.as_str())],
+    ))
+    .expect_code(5);
+    let out = text.stdout();
+    assert!(
+        out.contains("FAIL createrole") && out.contains("isolation = \"shared\""),
+        "{text}"
+    );
+    let shared = [
+        ("DEPLOYDB_ADMIN_URL", plain.as_str()),
+        ("DEPLOYDB_ISOLATION", "shared"),
+    ];
+    run(deploydb(repo.path(), &["check"], &shared)).expect_code(0);
+
+    let down = "postgresql://u:p@127.0.0.1:1/postgres";
+    let json = run(deploydb(
+        repo.path(),
+        &["check", "--format", "json"],
+        &[
+            ("DEPLOYDB_ADMIN_URL", down),
+            ("DEPLOYDB_CONNECT_TIMEOUT", "1s"),
+        ],
+    ))
+    .expect_code(5)
+    .json();
+    assert_eq!(point(&json, "connect")["ok"], false);
+    assert!(point(&json, "connect")["hint"].is_string());
+}
