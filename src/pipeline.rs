@@ -140,6 +140,19 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
     }
 
     let detect_line = stage.finish(describe_detection(&detected));
+    // Decided before anything is created: an ambiguous "auto" must change nothing.
+    let (program, migrate_dir) = match (argv, config.migrate_command.as_deref()) {
+        (Some(argv), _) => (Some(Program::Argv(argv)), config.root.clone()),
+        (None, Some("auto")) => {
+            let chosen = detect::choose_migration(&detected)?;
+            (
+                Some(Program::Shell(chosen.command.clone())),
+                config.root.join(&chosen.dir),
+            )
+        }
+        (None, Some(line)) => (Some(Program::Shell(line.to_string())), config.root.clone()),
+        (None, None) => (None, config.root.clone()),
+    };
     let mut plan = Plan::new(config, env).await?;
     let exports = Exports::new(&plan.target);
     let secrets = plan.secrets(&exports);
@@ -179,22 +192,18 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
         delivered.join(", ")
     });
 
-    let program = match (argv, &plan.config.migrate_command) {
-        (Some(argv), _) => Program::Argv(argv),
-        (None, Some(line)) => Program::Shell(line.clone()),
-        (None, None) => {
+    let Some(program) = program else {
+        report::line(
+            "migrate",
+            "no migration command configured ([migrate] command in deploydb.toml, or `deploydb run -- CMD`)",
+        );
+        for m in &detected.migrations {
             report::line(
                 "migrate",
-                "no migration command configured ([migrate] command in deploydb.toml, or `deploydb run -- CMD`)",
+                format!("suggested ({}): `{}` in {}", m.tool, m.command, m.dir),
             );
-            for m in &detected.migrations {
-                report::line(
-                    "migrate",
-                    format!("suggested ({}): `{}` in {}", m.tool, m.command, m.dir),
-                );
-            }
-            return Ok(exit::OK);
         }
+        return Ok(exit::OK);
     };
     instance::lock::migration(
         &plan.session.client,
@@ -215,7 +224,7 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
     }
     let code = migrate::run(Invocation {
         program,
-        dir: plan.config.root.clone(),
+        dir: migrate_dir,
         env: child_env,
         secrets: secrets.iter().map(String::as_str).collect(),
         timeout: plan.config.migrate_timeout,
@@ -352,7 +361,9 @@ pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Resul
 }
 
 pub fn detect(global: &Global, args: DetectArgs, env: &Env, cwd: &Path) -> Result<i32> {
-    let root = match &args.dir {
+    // An explicit folder (the argument, or --path) is scanned as it is: that is how one
+    // component of a monorepo is inspected on its own.
+    let root = match args.dir.as_ref().or(global.path.as_ref()) {
         Some(dir) => dir.canonicalize().map_err(|e| {
             Error::usage(format!("{} cannot be inspected: {e}", dir.display()))
                 .with_hint("pass an existing folder")
@@ -365,35 +376,9 @@ pub fn detect(global: &Global, args: DetectArgs, env: &Env, cwd: &Path) -> Resul
             "{}",
             serde_json::to_string_pretty(&report).expect("report serializes")
         ),
-        Format::Text => print!("{}", detection_text(&report)),
+        Format::Text => print!("{}", detect::text(&report, &root.display().to_string())),
     }
     Ok(exit::OK)
-}
-
-fn detection_text(report: &Report) -> String {
-    let mut out = format!(
-        "postgres: {}\n",
-        if report.uses_postgres() { "yes" } else { "no" }
-    );
-    if !report.engines.is_empty() {
-        out.push_str(&format!("engines: {}\n", report.engines.join(", ")));
-    }
-    for f in &report.findings {
-        out.push_str(&format!(
-            "  {}:{}  {} ({}, {})\n",
-            f.file, f.line, f.package, f.ecosystem, f.engine
-        ));
-    }
-    for m in &report.migrations {
-        out.push_str(&format!(
-            "migrate with ({}): {}  [in {}]\n",
-            m.tool, m.command, m.dir
-        ));
-    }
-    for w in &report.warnings {
-        out.push_str(&format!("warning: {}: {}\n", w.file, w.message));
-    }
-    out
 }
 
 pub async fn check(global: &Global, args: CheckArgs, env: &Env, cwd: &Path) -> Result<i32> {

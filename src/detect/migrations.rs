@@ -1,77 +1,259 @@
-//! From what detection found, the command that applies pending migrations, and where to run it.
+//! From the manifests and the files beside them, the command that applies pending migrations
+//! and the folder to run it in — one suggestion per tool found in a component.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::{Finding, Migration, relative};
+use super::{Finding, Migration, Report, relative};
+use crate::error::{Error, Result};
+
+/// Files that are not manifests but say which migration tool is in use.
+const MARKERS: &[&str] = &[
+    "manage.py",
+    "alembic.ini",
+    ".sequelizerc",
+    "diesel.toml",
+    "schema.sql",
+    "rails",
+];
+
+pub(super) fn is_marker(name: &str) -> bool {
+    MARKERS.contains(&name)
+}
 
 pub(super) fn infer(root: &Path, files: &[PathBuf], findings: &[Finding]) -> Vec<Migration> {
-    let mut out = Vec::new();
-    let has_file = |dir: &Path, name: &str| dir.join(name).exists();
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::from([root.to_path_buf()]);
     for file in files {
-        let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+        let Some(parent) = file.parent() else {
             continue;
         };
-        let dir = file.parent().unwrap_or(root);
-        let rel_dir = relative(root, dir);
-        let mut push = |tool, command: String| {
-            out.push(Migration {
-                tool,
-                command,
-                dir: rel_dir.clone(),
-            })
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        // db/schema.sql and bin/rails belong to the folder above.
+        let dir = match (name, parent.file_name().and_then(|n| n.to_str())) {
+            ("schema.sql", Some("db")) | ("rails", Some("bin")) => parent.parent().unwrap_or(root),
+            _ => parent,
         };
-        match name {
-            "package.json" => {
-                let text = std::fs::read_to_string(file).unwrap_or_default();
-                let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-                    continue;
-                };
-                let names = super::node::dependency_names(&json);
-                let runner = node_runner(dir);
-                let schema = ["prisma/schema.prisma", "prisma/schema"]
-                    .iter()
-                    .any(|s| has_file(dir, s));
-                if names
-                    .iter()
-                    .any(|n| *n == "prisma" || *n == "@prisma/client")
-                    && schema
-                {
-                    let action = if has_file(dir, "prisma/migrations") {
-                        "migrate deploy"
-                    } else {
-                        "db push"
-                    };
-                    push("prisma", format!("{runner} prisma {action}"));
-                } else if names.contains(&"knex") {
-                    push("knex", format!("{runner} knex migrate:latest"));
-                }
-            }
-            "alembic.ini" => push("alembic", "alembic upgrade head".into()),
-            "manage.py" => push("django", "python manage.py migrate".into()),
-            "Cargo.toml" if has_file(dir, "migrations") && mentions(findings, &rel_dir, "sqlx") => {
-                push("sqlx-cli", "sqlx migrate run".into())
-            }
-            _ => {}
+        dirs.insert(dir.to_path_buf());
+    }
+    let mut out = Vec::new();
+    for dir in &dirs {
+        let rel = relative(root, dir);
+        let mut found: Vec<(&'static str, String)> = Vec::new();
+        node(dir, &mut found);
+        python(dir, &mut found);
+        go(dir, &mut found);
+        rust(dir, &rel, findings, &mut found);
+        ruby(dir, &mut found);
+        if found.is_empty() {
+            plain_sql(dir, &mut found);
         }
+        out.extend(found.into_iter().map(|(tool, command)| Migration {
+            tool,
+            command,
+            dir: rel.clone(),
+        }));
     }
     out
 }
 
+fn exists(dir: &Path, rel: &str) -> bool {
+    dir.join(rel).exists()
+}
+
+fn node(dir: &Path, found: &mut Vec<(&'static str, String)>) {
+    let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+        return;
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let names = super::node::dependency_names(&json);
+    let has = |n: &str| names.contains(&n);
+    let run = node_runner(dir);
+    if (has("prisma") || has("@prisma/client"))
+        && (exists(dir, "prisma/schema.prisma") || exists(dir, "prisma/schema"))
+    {
+        let action = if exists(dir, "prisma/migrations") {
+            "migrate deploy"
+        } else {
+            "db push"
+        };
+        found.push(("prisma", format!("{run} prisma {action}")));
+    }
+    if has("knex") {
+        found.push(("knex", format!("{run} knex migrate:latest")));
+    }
+    if has("drizzle-kit") {
+        found.push(("drizzle-kit", format!("{run} drizzle-kit migrate")));
+    }
+    if has("node-pg-migrate") {
+        found.push(("node-pg-migrate", format!("{run} node-pg-migrate up")));
+    }
+    if has("dbmate") {
+        found.push(("dbmate", format!("{run} dbmate up")));
+    }
+    if has("typeorm") {
+        let source = [
+            "src/data-source.ts",
+            "src/data-source.js",
+            "data-source.ts",
+            "data-source.js",
+            "src/db/data-source.ts",
+        ]
+        .into_iter()
+        .find(|f| exists(dir, f));
+        if let Some(source) = source {
+            found.push((
+                "typeorm",
+                format!("{run} typeorm migration:run -d {source}"),
+            ));
+        }
+    }
+    if has("sequelize-cli") || (has("sequelize") && exists(dir, ".sequelizerc")) {
+        found.push(("sequelize", format!("{run} sequelize-cli db:migrate")));
+    }
+}
+
 /// The package runner the repository uses, from its lockfile.
 fn node_runner(dir: &Path) -> &'static str {
-    if dir.join("pnpm-lock.yaml").exists() {
+    if exists(dir, "pnpm-lock.yaml") {
         "pnpm exec"
-    } else if dir.join("yarn.lock").exists() {
+    } else if exists(dir, "yarn.lock") {
         "yarn"
-    } else if dir.join("bun.lockb").exists() || dir.join("bun.lock").exists() {
+    } else if exists(dir, "bun.lockb") || exists(dir, "bun.lock") {
         "bunx"
     } else {
         "npx"
     }
 }
 
-fn mentions(findings: &[Finding], dir: &str, package: &str) -> bool {
-    findings
-        .iter()
-        .any(|f| f.package == package && (dir == "." || f.file.starts_with(&format!("{dir}/"))))
+fn python(dir: &Path, found: &mut Vec<(&'static str, String)>) {
+    if exists(dir, "manage.py") {
+        found.push(("django", "python manage.py migrate".into()));
+    }
+    if exists(dir, "alembic.ini") {
+        found.push(("alembic", "alembic upgrade head".into()));
+    }
+}
+
+fn go(dir: &Path, found: &mut Vec<(&'static str, String)>) {
+    let Ok(text) = std::fs::read_to_string(dir.join("go.mod")) else {
+        return;
+    };
+    let modules: Vec<&str> = super::go::requires(&text)
+        .into_iter()
+        .map(|(_, m, _)| m)
+        .collect();
+    let uses = |prefix: &str| modules.iter().any(|m| m.starts_with(prefix));
+    let migrations = ["migrations", "db/migrations", "sql/migrations"]
+        .into_iter()
+        .find(|d| exists(dir, d))
+        .unwrap_or("migrations");
+    if uses("github.com/golang-migrate/migrate") {
+        found.push((
+            "golang-migrate",
+            format!("migrate -path {migrations} -database \"$DATABASE_URL\" up"),
+        ));
+    }
+    if uses("github.com/pressly/goose") {
+        found.push((
+            "goose",
+            format!("goose -dir {migrations} postgres \"$DATABASE_URL\" up"),
+        ));
+    }
+}
+
+fn rust(dir: &Path, rel: &str, findings: &[Finding], found: &mut Vec<(&'static str, String)>) {
+    if !exists(dir, "Cargo.toml") {
+        return;
+    }
+    let uses = |package: &str| {
+        findings
+            .iter()
+            .any(|f| f.package == package && f.component == rel)
+    };
+    if uses("sqlx") && exists(dir, "migrations") {
+        found.push(("sqlx-cli", "sqlx migrate run".into()));
+    }
+    if uses("diesel") && (exists(dir, "diesel.toml") || exists(dir, "migrations")) {
+        found.push(("diesel", "diesel migration run".into()));
+    }
+}
+
+fn ruby(dir: &Path, found: &mut Vec<(&'static str, String)>) {
+    let Ok(gemfile) = std::fs::read_to_string(dir.join("Gemfile")) else {
+        return;
+    };
+    let rails = gemfile.lines().any(|l| {
+        let l = l.trim();
+        l.starts_with("gem \"rails\"") || l.starts_with("gem 'rails'")
+    });
+    if rails && exists(dir, "bin/rails") {
+        found.push(("rails", "bin/rails db:migrate".into()));
+    }
+}
+
+/// `db/migrations/*.sql` (dbmate's format when the files have `-- migrate:up`), else
+/// `db/schema.sql`, applied with psql.
+fn plain_sql(dir: &Path, found: &mut Vec<(&'static str, String)>) {
+    let migrations = dir.join("db/migrations");
+    let sql: Vec<PathBuf> = std::fs::read_dir(&migrations)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    if !sql.is_empty() {
+        let dbmate = sql
+            .iter()
+            .any(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("-- migrate:up")));
+        if dbmate {
+            found.push((
+                "dbmate",
+                "dbmate --migrations-dir db/migrations --no-dump-schema up".into(),
+            ));
+        } else {
+            found.push((
+                "psql",
+                "for f in db/migrations/*.sql; do psql -X -q -v ON_ERROR_STOP=1 -f \"$f\" || exit 1; done".into(),
+            ));
+        }
+    } else if exists(dir, "db/schema.sql") {
+        found.push((
+            "psql",
+            "psql -X -q -v ON_ERROR_STOP=1 -f db/schema.sql".into(),
+        ));
+    }
+}
+
+/// For `[migrate] command = "auto"`: the one suggestion, or an error that lists the candidates.
+pub fn choose(report: &Report) -> Result<&Migration> {
+    match report.migrations.as_slice() {
+        [only] => Ok(only),
+        [] => Err(Error::usage(
+            "[migrate] command is \"auto\", but no migration tool was detected",
+        )
+        .with_hint("set [migrate] command to the command that applies your migrations")),
+        several => {
+            let list: Vec<String> = several
+                .iter()
+                .map(|m| format!("`{}` in {}", m.command, m.dir))
+                .collect();
+            let components: BTreeSet<&str> = several.iter().map(|m| m.dir.as_str()).collect();
+            let why = if components.len() == 1 {
+                "one component has several migration tools"
+            } else {
+                "several components have migrations"
+            };
+            Err(Error::usage(format!(
+                "[migrate] command is \"auto\", but {why}: {}",
+                list.join(", ")
+            ))
+            .with_hint("set [migrate] command to the one to run, or point --path at one component"))
+        }
+    }
 }

@@ -1,44 +1,30 @@
 //! Whether the repository needs PostgreSQL, and how its schema is migrated, read from the
-//! manifests of each ecosystem. The walk skips dependency and build folders (node_modules,
-//! target, virtualenvs), which are most of a large repository's files and say nothing about
-//! the app itself.
+//! manifests of each ecosystem. Each manifest's folder is a component (a monorepo reports each
+//! separately); the repository needs PostgreSQL if any component does. A manifest that cannot be
+//! parsed is a warning, never a failure.
 
+mod deno;
+mod extras;
 mod go;
 mod migrations;
 mod node;
 mod prisma;
 mod python;
+mod ruby;
 mod rust;
+mod summary;
+mod walk;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use walkdir::WalkDir;
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
+pub use migrations::choose as choose_migration;
+pub use summary::text;
 
 pub const POSTGRES: &str = "postgres";
-
-/// Folders that never hold the app's own manifests.
-const SKIPPED_DIRS: &[&str] = &[
-    "node_modules",
-    ".git",
-    "target",
-    "vendor",
-    "dist",
-    "build",
-    ".venv",
-    "venv",
-    "__pycache__",
-    ".next",
-    ".nuxt",
-    ".cache",
-    ".tox",
-    ".terraform",
-    ".svelte-kit",
-    "coverage",
-];
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Finding {
@@ -48,6 +34,11 @@ pub struct Finding {
     /// Relative to the project root, with `/` separators.
     pub file: String,
     pub line: usize,
+    /// The folder of the component this belongs to, relative to the root (`.` for the root).
+    pub component: String,
+    /// An indirect (transitive) requirement: reported, but it does not decide the engines.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub indirect: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -65,6 +56,7 @@ pub struct Warning {
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
+    /// Engines that some component uses directly, sorted.
     pub engines: Vec<String>,
     pub findings: Vec<Finding>,
     pub migrations: Vec<Migration>,
@@ -77,9 +69,11 @@ impl Report {
     }
 }
 
-/// One manifest being read: its text and where it is, for findings with line numbers.
+/// One manifest being read: where it is and its text.
 pub(crate) struct Manifest {
+    pub path: PathBuf,
     pub rel: String,
+    pub component: String,
     pub text: String,
 }
 
@@ -97,6 +91,8 @@ impl Manifest {
             package: package.to_string(),
             file: self.rel.clone(),
             line: line.max(1),
+            component: self.component.clone(),
+            indirect: false,
         }
     }
 
@@ -109,18 +105,51 @@ impl Manifest {
 
     /// The first line (1-based) on which `needle` occurs, else 1.
     pub fn line_of(&self, needle: &str) -> usize {
-        self.text
-            .lines()
-            .position(|l| l.contains(needle))
-            .map_or(1, |i| i + 1)
+        self.line_where(|l| l.contains(needle))
+    }
+
+    pub fn line_where(&self, test: impl Fn(&str) -> bool) -> usize {
+        self.text.lines().position(test).map_or(1, |i| i + 1)
+    }
+
+    /// The 1-based line holding byte `offset`.
+    pub fn line_at(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 }
 
-/// What a single manifest contributed.
+/// What the manifests contributed.
 #[derive(Default)]
 pub(crate) struct Found {
     pub findings: Vec<Finding>,
     pub warnings: Vec<Warning>,
+}
+
+type Reader = fn(&Manifest, &mut Found);
+
+/// The reader for a file name, if it is a manifest we understand.
+fn reader_for(name: &str) -> Option<Reader> {
+    Some(match name {
+        "package.json" => node::read,
+        "go.mod" => go::read,
+        "Cargo.toml" => rust::read,
+        "pyproject.toml" => python::read_pyproject,
+        "Pipfile" => python::read_pipfile,
+        "setup.cfg" => python::read_setup_cfg,
+        "Gemfile" => ruby::read_gemfile,
+        "database.yml" => ruby::read_database_yml,
+        "deno.json" | "deno.jsonc" => deno::read,
+        "mix.exs" => extras::read_mix,
+        "pom.xml" => extras::read_pom,
+        "build.gradle" | "build.gradle.kts" => extras::read_gradle,
+        "composer.json" => extras::read_composer,
+        n if n.starts_with("requirements") && n.ends_with(".txt") => python::read_requirements,
+        n if n.ends_with(".prisma") => prisma::read,
+        _ => return None,
+    })
 }
 
 pub fn scan(root: &Path) -> Result<Report> {
@@ -130,62 +159,124 @@ pub fn scan(root: &Path) -> Result<Report> {
                 .with_hint("pass the repository's folder to deploydb detect"),
         );
     }
+    let files = walk::manifests(root, |name| {
+        reader_for(name).is_some() || migrations::is_marker(name)
+    });
     let mut found = Found::default();
-    let mut files: Vec<PathBuf> = Vec::new();
-    let walk = WalkDir::new(root)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|e| {
-            !(e.file_type().is_dir()
-                && e.depth() > 0
-                && e.file_name()
-                    .to_str()
-                    .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
-        });
-    for entry in walk {
-        let entry = entry.map_err(|e| {
-            Error::new(
-                Kind::Internal,
-                format!("could not walk {}: {e}", root.display()),
-            )
-        })?;
-        if !entry.file_type().is_file() {
+    let mut read: BTreeSet<PathBuf> = BTreeSet::new();
+    // (file, the component of the requirements file that included it, if it was included)
+    let mut queue: Vec<(PathBuf, Option<String>)> = files
+        .iter()
+        .filter(|p| is_manifest(p))
+        .map(|p| (p.clone(), None))
+        .collect();
+    while let Some((path, included_by)) = queue.pop() {
+        if !read.insert(path.clone()) {
             continue;
         }
-        let Some(name) = entry.file_name().to_str() else {
-            continue;
-        };
-        let reader: Option<fn(&Manifest, &mut Found)> = match name {
-            "package.json" => Some(node::read),
-            "go.mod" => Some(go::read),
-            "Cargo.toml" => Some(rust::read),
-            "pyproject.toml" => Some(python::read_pyproject),
-            n if n.starts_with("requirements") && n.ends_with(".txt") => {
-                Some(python::read_requirements)
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        // Files pulled in by `-r other.txt` are read as requirements whatever their name.
+        let requirements = reader_for(name).is_none()
+            || (name.starts_with("requirements") && name.ends_with(".txt"));
+        let reader = reader_for(name).unwrap_or(python::read_requirements);
+        let rel = relative(root, &path);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                found.warnings.push(Warning {
+                    file: rel,
+                    message: format!("could not read: {e}"),
+                });
+                continue;
             }
-            n if n.ends_with(".prisma") => Some(prisma::read),
-            _ => None,
         };
-        files.push(entry.path().to_path_buf());
-        let Some(reader) = reader else { continue };
-        // A manifest we cannot read as text is reported, not fatal: the rest still counts.
-        let rel = relative(root, entry.path());
-        match std::fs::read_to_string(entry.path()) {
-            Ok(text) => reader(&Manifest { rel, text }, &mut found),
-            Err(e) => found.warnings.push(Warning {
-                file: rel,
-                message: format!("could not read: {e}"),
-            }),
+        // An included file (requirements/base.txt) belongs to the app that includes it.
+        let component = included_by.unwrap_or_else(|| component_of(root, &path, name));
+        let manifest = Manifest {
+            path: path.clone(),
+            rel,
+            component,
+            text,
+        };
+        reader(&manifest, &mut found);
+        if requirements {
+            let component = manifest.component.clone();
+            queue.extend(
+                python::includes(&manifest)
+                    .into_iter()
+                    .filter(|p| p.starts_with(root))
+                    .map(|p| (p, Some(component.clone()))),
+            );
         }
     }
+    found
+        .findings
+        .sort_by(|a, b| (&a.file, a.line, &a.package).cmp(&(&b.file, b.line, &b.package)));
+    found.findings.dedup();
+    found.warnings.sort_by(|a, b| a.file.cmp(&b.file));
+    // Parser messages can span lines (with a source excerpt); a warning is one line.
+    for w in &mut found.warnings {
+        w.message = w.message.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
     let migrations = migrations::infer(root, &files, &found.findings);
-    let engines: BTreeSet<String> = found.findings.iter().map(|f| f.engine.clone()).collect();
+    let engines: BTreeSet<String> = found
+        .findings
+        .iter()
+        .filter(|f| !f.indirect)
+        .map(|f| f.engine.clone())
+        .collect();
+    let mut warnings = found.warnings;
+    for f in found
+        .findings
+        .iter()
+        .filter(|f| f.indirect && f.engine == POSTGRES)
+    {
+        if !engines.contains(POSTGRES) {
+            warnings.push(Warning {
+                file: f.file.clone(),
+                message: format!(
+                    "{} is only an indirect requirement, so it does not count as using PostgreSQL",
+                    f.package
+                ),
+            });
+        }
+    }
     Ok(Report {
         engines: engines.into_iter().collect(),
         findings: found.findings,
         migrations,
-        warnings: found.warnings,
+        warnings,
     })
+}
+
+fn is_manifest(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    // database.yml only means Rails' config/database.yml.
+    reader_for(name).is_some()
+        && (name != "database.yml" || path.parent().is_some_and(|p| p.ends_with("config")))
+}
+
+/// A manifest's component is its folder; a Prisma schema's is the folder holding `prisma/`,
+/// and Rails' `config/database.yml` belongs to the app folder above `config/`.
+fn component_of(root: &Path, path: &Path, name: &str) -> String {
+    let mut dir = path.parent().unwrap_or(root);
+    if name.ends_with(".prisma") {
+        if let Some(prisma) = dir
+            .ancestors()
+            .take(3)
+            .find(|d| d.file_name().is_some_and(|n| n == "prisma"))
+        {
+            dir = prisma.parent().unwrap_or(root);
+        }
+    } else if name == "database.yml" {
+        dir = dir.parent().unwrap_or(root);
+    }
+    relative(root, dir)
 }
 
 pub(crate) fn relative(root: &Path, path: &Path) -> String {
@@ -195,158 +286,5 @@ pub(crate) fn relative(root: &Path, path: &Path) -> String {
         ".".to_string()
     } else {
         text
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::fs;
-
-    fn write(root: &Path, rel: &str, text: &str) {
-        let path = root.join(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-
-    #[test]
-    fn node_pg_with_line_and_skipped_node_modules() {
-        let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "package.json",
-            "{\n  \"name\": \"x\",\n  \"dependencies\": {\n    \"pg\": \"^8\"\n  }\n}\n",
-        );
-        write(
-            dir.path(),
-            "node_modules/mysql2/package.json",
-            "{\"dependencies\":{\"mysql2\":\"1\"}}",
-        );
-        let report = scan(dir.path()).unwrap();
-        assert_eq!(report.engines, vec!["postgres"]);
-        assert_eq!(report.findings.len(), 1);
-        let f = &report.findings[0];
-        assert_eq!(
-            (f.package.as_str(), f.file.as_str(), f.line),
-            ("pg", "package.json", 4)
-        );
-    }
-
-    #[test]
-    fn prisma_provider_decides_engine_and_migration() {
-        let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "web/package.json",
-            r#"{"dependencies":{"@prisma/client":"5"},"devDependencies":{"prisma":"5"}}"#,
-        );
-        write(dir.path(), "web/pnpm-lock.yaml", "");
-        write(
-            dir.path(),
-            "web/prisma/schema.prisma",
-            "generator client {\n provider = \"prisma-client-js\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n  url = env(\"DATABASE_URL\")\n}\n",
-        );
-        fs::create_dir_all(dir.path().join("web/prisma/migrations")).unwrap();
-        let report = scan(dir.path()).unwrap();
-        assert!(report.uses_postgres());
-        let f = report
-            .findings
-            .iter()
-            .find(|f| f.ecosystem == "prisma")
-            .unwrap();
-        assert_eq!((f.file.as_str(), f.line), ("web/prisma/schema.prisma", 6));
-        assert_eq!(report.migrations.len(), 1);
-        assert_eq!(
-            report.migrations[0].command,
-            "pnpm exec prisma migrate deploy"
-        );
-        assert_eq!(report.migrations[0].dir, "web");
-    }
-
-    #[test]
-    fn prisma_mysql_is_not_postgres() {
-        let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "prisma/schema.prisma",
-            "datasource db {\n  provider = \"mysql\"\n  url = env(\"DATABASE_URL\")\n}\n",
-        );
-        let report = scan(dir.path()).unwrap();
-        assert_eq!(report.engines, vec!["mysql"]);
-        assert!(!report.uses_postgres());
-    }
-
-    #[test]
-    fn python_requirements_are_normalised() {
-        let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "requirements.txt",
-            "# deps\nDjango>=4\n\nPsycopg2_Binary==2.9 ; python_version > '3'\n",
-        );
-        write(dir.path(), "manage.py", "");
-        let report = scan(dir.path()).unwrap();
-        let f = &report.findings[0];
-        assert_eq!((f.package.as_str(), f.line), ("psycopg2-binary", 4));
-        assert_eq!(report.migrations[0].command, "python manage.py migrate");
-    }
-
-    #[test]
-    fn go_mod_pgx_any_major() {
-        let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "go.mod",
-            "module x\n\ngo 1.22\n\nrequire (\n\tgithub.com/jackc/pgx/v5 v5.5.0\n\tgolang.org/x/text v0.1.0 // indirect\n)\nrequire github.com/lib/pq v1.10.0\n",
-        );
-        let report = scan(dir.path()).unwrap();
-        let packages: Vec<_> = report
-            .findings
-            .iter()
-            .map(|f| (f.package.as_str(), f.line))
-            .collect();
-        assert_eq!(
-            packages,
-            vec![("github.com/jackc/pgx/v5", 6), ("github.com/lib/pq", 9)]
-        );
-    }
-
-    #[test]
-    fn cargo_sqlx_needs_postgres_feature() {
-        let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "Cargo.toml",
-            "[package]\nname = \"a\"\nversion = \"0.1.0\"\n\n[dependencies]\nsqlx = { version = \"0.8\", features = [\"sqlite\"] }\n",
-        );
-        assert!(!scan(dir.path()).unwrap().uses_postgres());
-        write(
-            dir.path(),
-            "Cargo.toml",
-            "[package]\nname = \"a\"\nversion = \"0.1.0\"\n\n[dependencies]\nsqlx = { version = \"0.8\", features = [\"postgres\"] }\n",
-        );
-        let report = scan(dir.path()).unwrap();
-        assert_eq!(report.findings[0].line, 6);
-    }
-
-    #[test]
-    fn nothing_found_is_empty_not_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "package.json",
-            r#"{"dependencies":{"express":"4"}}"#,
-        );
-        let report = scan(dir.path()).unwrap();
-        assert!(report.engines.is_empty() && report.findings.is_empty());
-    }
-
-    #[test]
-    fn broken_manifest_is_a_warning() {
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "package.json", "{ not json");
-        let report = scan(dir.path()).unwrap();
-        assert_eq!(report.warnings.len(), 1);
-        assert_eq!(report.warnings[0].file, "package.json");
     }
 }

@@ -1,4 +1,6 @@
-//! `package.json`: the dependency tables name the database client.
+//! `package.json`: the dependency tables name the database client. Every workspace package has
+//! its own package.json, which the walk finds, so npm/yarn `workspaces` and pnpm workspaces are
+//! covered without reading their globs.
 
 use serde_json::Value;
 
@@ -12,15 +14,15 @@ const TABLES: &[&str] = &[
     "peerDependencies",
 ];
 
-/// Package → engine. ORMs that support several engines are absent on purpose: they say
-/// nothing until a driver (or a Prisma schema) does.
-const PACKAGES: &[(&str, &str)] = &[
+/// Package → engine for drivers and single-engine clients.
+const DRIVERS: &[(&str, &str)] = &[
     ("pg", "postgres"),
     ("postgres", "postgres"),
     ("pg-promise", "postgres"),
     ("slonik", "postgres"),
     ("@neondatabase/serverless", "postgres"),
     ("@vercel/postgres", "postgres"),
+    ("@mikro-orm/postgresql", "postgres"),
     ("mysql", "mysql"),
     ("mysql2", "mysql"),
     ("better-sqlite3", "sqlite"),
@@ -30,6 +32,17 @@ const PACKAGES: &[(&str, &str)] = &[
     ("mongoose", "mongodb"),
     ("redis", "redis"),
     ("ioredis", "redis"),
+];
+
+/// Query builders and ORMs that speak several engines: they count as PostgreSQL evidence only
+/// beside a PostgreSQL driver, since on their own they say nothing about the engine.
+const MULTI_ENGINE: &[&str] = &[
+    "kysely",
+    "typeorm",
+    "sequelize",
+    "@mikro-orm/core",
+    "drizzle-orm",
+    "knex",
 ];
 
 pub(super) fn read(manifest: &Manifest, found: &mut Found) {
@@ -42,14 +55,30 @@ pub(super) fn read(manifest: &Manifest, found: &mut Found) {
             return;
         }
     };
-    for name in dependency_names(&json) {
-        if let Some((_, engine)) = PACKAGES.iter().find(|(p, _)| *p == name) {
-            let line = manifest.line_of(&format!("\"{name}\""));
+    let names = dependency_names(&json);
+    let mut has_pg_driver = false;
+    for name in &names {
+        if let Some((_, engine)) = DRIVERS.iter().find(|(p, _)| p == name) {
+            has_pg_driver |= *engine == "postgres";
             found
                 .findings
-                .push(manifest.finding(engine, ECOSYSTEM, name, line));
+                .push(manifest.finding(engine, ECOSYSTEM, name, line(manifest, name)));
         }
     }
+    if has_pg_driver {
+        for name in names.iter().filter(|n| MULTI_ENGINE.contains(n)) {
+            found.findings.push(manifest.finding(
+                "postgres",
+                ECOSYSTEM,
+                name,
+                line(manifest, name),
+            ));
+        }
+    }
+}
+
+fn line(manifest: &Manifest, name: &str) -> usize {
+    manifest.line_of(&format!("\"{name}\""))
 }
 
 /// Every package named in the dependency tables, each once.

@@ -1,5 +1,5 @@
-//! Prisma schemas: the `datasource` block's `provider` decides the engine, whatever client
-//! packages are installed.
+//! Prisma schemas (`prisma/schema.prisma`, or the multi-file `prisma/schema/` folder): the
+//! `datasource` block's `provider` decides the engine, whatever client packages are installed.
 
 use std::sync::OnceLock;
 
@@ -10,9 +10,10 @@ use super::{Found, Manifest};
 pub(super) fn read(manifest: &Manifest, found: &mut Found) {
     static DATASOURCE: OnceLock<Regex> = OnceLock::new();
     let re = DATASOURCE.get_or_init(|| {
-        Regex::new(r#"(?s)datasource\s+\w+\s*\{.*?\bprovider\s*=\s*"([^"]*)""#)
+        Regex::new(r#"(?ms)^\s*datasource\s+\w+\s*\{[^}]*?\bprovider\s*=\s*"([^"]*)""#)
             .expect("valid regex")
     });
+    // In a multi-file schema only one file has the datasource; the others say nothing.
     let Some(caps) = re.captures(&manifest.text) else {
         return;
     };
@@ -31,9 +32,11 @@ pub(super) fn read(manifest: &Manifest, found: &mut Found) {
             return;
         }
     };
-    let line = manifest.text[..provider.start()].matches('\n').count() + 1;
     let package = format!("provider = \"{}\"", provider.as_str());
-    found
-        .findings
-        .push(manifest.finding(engine, "prisma", &package, line));
+    found.findings.push(manifest.finding(
+        engine,
+        "prisma",
+        &package,
+        manifest.line_at(provider.start()),
+    ));
 }

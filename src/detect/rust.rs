@@ -1,6 +1,10 @@
-//! `Cargo.toml`, read with the `cargo_toml` crate: drivers, and ORMs with their postgres feature.
+//! `Cargo.toml`, read with the `cargo_toml` crate: drivers, and ORMs with their postgres
+//! feature. `dep = { workspace = true }` resolves to the workspace root's
+//! `[workspace.dependencies]`, with the member's extra features added.
 
-use cargo_toml::{Dependency, Manifest as CargoManifest};
+use std::path::Path;
+
+use cargo_toml::{Dependency, DepsSet, Manifest as CargoManifest};
 
 use super::{Found, Manifest};
 
@@ -10,44 +14,84 @@ pub(super) fn read(manifest: &Manifest, found: &mut Found) {
     let cargo = match CargoManifest::from_slice(manifest.text.as_bytes()) {
         Ok(m) => m,
         Err(e) => {
+            // The parser's message carries a source excerpt; keep its first and last lines.
+            let text = e.to_string();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let message = match lines.as_slice() {
+                [] => String::new(),
+                [only] => only.to_string(),
+                [first, .., last] => format!("{first}: {last}"),
+            };
             found
                 .warnings
-                .push(manifest.warning(format!("not a valid Cargo.toml: {e}")));
+                .push(manifest.warning(format!("not a valid Cargo.toml: {message}")));
             return;
         }
     };
+    let workspace = workspace_dependencies(&manifest.path, &cargo);
     let tables = [
         &cargo.dependencies,
         &cargo.dev_dependencies,
         &cargo.build_dependencies,
     ];
-    let workspace = cargo.workspace.as_ref().map(|w| &w.dependencies);
     let mut seen: Vec<&str> = Vec::new();
-    for (name, dep) in tables.into_iter().chain(workspace).flatten() {
-        if seen.contains(&name.as_str()) || !is_postgres(name, dep) {
+    // A workspace root's own [workspace.dependencies] only declare versions: a member that uses
+    // them is what counts, and it is read on its own.
+    for (name, dep) in tables.into_iter().flatten() {
+        if seen.contains(&name.as_str()) || !is_postgres(name, dep, workspace.as_ref()) {
             continue;
         }
         seen.push(name);
-        let line = manifest
-            .text
-            .lines()
-            .position(|l| l.trim_start().starts_with(name.as_str()))
-            .map_or(1, |i| i + 1);
+        let line = manifest.line_where(|l| {
+            let l = l.trim_start();
+            l.starts_with(name.as_str()) && l[name.len()..].trim_start().starts_with(['=', '.'])
+        });
         found
             .findings
             .push(manifest.finding("postgres", ECOSYSTEM, name, line));
     }
 }
 
-fn is_postgres(name: &str, dep: &Dependency) -> bool {
-    let features = |wanted: &dyn Fn(&str) -> bool| match dep {
-        Dependency::Detailed(d) => d.features.iter().any(|f| wanted(f)),
-        _ => false,
+/// `[workspace.dependencies]` of this manifest's workspace: its own, or the nearest ancestor's.
+fn workspace_dependencies(path: &Path, own: &CargoManifest) -> Option<DepsSet> {
+    if let Some(ws) = &own.workspace {
+        return Some(ws.dependencies.clone());
+    }
+    path.parent()?.ancestors().skip(1).take(8).find_map(|dir| {
+        let text = std::fs::read(dir.join("Cargo.toml")).ok()?;
+        let parent = CargoManifest::from_slice(&text).ok()?;
+        parent.workspace.map(|w| w.dependencies)
+    })
+}
+
+fn is_postgres(name: &str, dep: &Dependency, workspace: Option<&DepsSet>) -> bool {
+    let (package, features): (&str, Vec<&str>) = match dep {
+        Dependency::Simple(_) => (name, Vec::new()),
+        Dependency::Detailed(d) => (
+            d.package.as_deref().unwrap_or(name),
+            d.features.iter().map(String::as_str).collect(),
+        ),
+        Dependency::Inherited(inherited) => {
+            let base = workspace.and_then(|w| w.get(name));
+            let mut features: Vec<&str> = inherited.features.iter().map(String::as_str).collect();
+            let mut package = name;
+            if let Some(Dependency::Detailed(d)) = base {
+                features.extend(d.features.iter().map(String::as_str));
+                package = d.package.as_deref().unwrap_or(name);
+            }
+            (package, features)
+        }
     };
-    match dep.package().unwrap_or(name) {
-        "tokio-postgres" | "postgres" | "deadpool-postgres" | "bb8-postgres" => true,
-        "sqlx" | "diesel" => features(&|f| f == "postgres"),
-        "sea-orm" => features(&|f| f.contains("postgres")),
+    match package {
+        "tokio-postgres" | "postgres" | "deadpool-postgres" | "bb8-postgres" | "sqlx-postgres" => {
+            true
+        }
+        "sqlx" | "diesel" => features.contains(&"postgres"),
+        "sea-orm" => features.iter().any(|f| f.contains("postgres")),
         _ => false,
     }
 }

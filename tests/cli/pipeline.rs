@@ -41,13 +41,17 @@ fn first_run_creates_the_database_and_the_second_changes_nothing() {
     .expect_code(0);
     assert_eq!(second.json()["created"], false);
     assert_eq!(server.databases(), vec!["shop--feature-login"]);
-    assert_eq!(server.comment("shop--feature-login"), Some(comment));
+    // Only the deploy time moves; who owns the database and since when stays.
+    let mut after = server.comment("shop--feature-login").unwrap();
+    assert!(after["last_deployed_at"].as_str() >= comment["last_deployed_at"].as_str());
+    after["last_deployed_at"] = comment["last_deployed_at"].clone();
+    assert_eq!(after, comment);
 
     // The admin is a managed-service-like role, not a superuser.
     let rows = server.superuser_sql(
-        "SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = 'deploydb_admin'",
+        "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = 'deploydb_admin'",
     );
-    assert_eq!(rows, vec!["f|t"]);
+    assert_eq!(rows, vec!["f|t|t"]);
     assert_no_password(&first);
     assert_no_password(&second);
 }
@@ -869,8 +873,8 @@ fn detect_json_has_the_documented_shape() {
     assert_eq!(
         json["findings"],
         serde_json::json!([
-            {"engine": "postgres", "ecosystem": "python", "package": "asyncpg", "file": "api/requirements.txt", "line": 1},
-            {"engine": "postgres", "ecosystem": "node", "package": "pg", "file": "package.json", "line": 1},
+            {"engine": "postgres", "ecosystem": "python", "package": "asyncpg", "file": "api/requirements.txt", "line": 1, "component": "api"},
+            {"engine": "postgres", "ecosystem": "node", "package": "pg", "file": "package.json", "line": 1, "component": "."},
         ])
     );
     assert_eq!(

@@ -1,0 +1,99 @@
+//! `deploydb detect` for people: one line per component with its engines, evidence and the
+//! suggested migration command, and a plain sentence when nothing (or only another engine) was
+//! found.
+
+use std::collections::BTreeMap;
+
+use super::{POSTGRES, Report};
+
+pub fn text(report: &Report, root: &str) -> String {
+    let mut out = String::new();
+    let mut components: BTreeMap<&str, Vec<&super::Finding>> = BTreeMap::new();
+    for f in &report.findings {
+        components.entry(f.component.as_str()).or_default().push(f);
+    }
+    for (component, findings) in &components {
+        let mut engines: Vec<&str> = findings
+            .iter()
+            .filter(|f| !f.indirect)
+            .map(|f| f.engine.as_str())
+            .collect();
+        engines.sort_unstable();
+        engines.dedup();
+        let evidence: Vec<String> = findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} ({}:{}{})",
+                    f.package,
+                    f.file,
+                    f.line,
+                    if f.indirect { ", indirect" } else { "" }
+                )
+            })
+            .collect();
+        let engines = if engines.is_empty() {
+            "indirect only".to_string()
+        } else {
+            engines.join(", ")
+        };
+        out.push_str(&format!(
+            "{component}: {engines} — {}\n",
+            evidence.join(", ")
+        ));
+        for m in report.migrations.iter().filter(|m| m.dir == *component) {
+            out.push_str(&format!(
+                "{component}: migrate with {}: `{}`\n",
+                m.tool, m.command
+            ));
+        }
+    }
+    for m in report
+        .migrations
+        .iter()
+        .filter(|m| !components.contains_key(m.dir.as_str()))
+    {
+        out.push_str(&format!(
+            "{}: migrate with {}: `{}`\n",
+            m.dir, m.tool, m.command
+        ));
+    }
+    for w in &report.warnings {
+        out.push_str(&format!("warning: {}: {}\n", w.file, w.message));
+    }
+    if report.uses_postgres() {
+        let n = components
+            .values()
+            .filter(|f| f.iter().any(|f| f.engine == POSTGRES && !f.indirect))
+            .count();
+        out.push_str(&format!(
+            "PostgreSQL is used by {n} component{} in {root}\n",
+            if n == 1 { "" } else { "s" }
+        ));
+    } else if report.engines.is_empty() {
+        out.push_str(&format!(
+            "no database dependency found in {root}; deploydb has nothing to provision\n"
+        ));
+    } else {
+        let others: Vec<String> = report.engines.iter().map(|e| display(e)).collect();
+        let places: Vec<&str> = components.keys().copied().collect();
+        out.push_str(&format!(
+            "{} found in {}; deploydb provisions PostgreSQL only\n",
+            others.join(" and "),
+            places.join(", ")
+        ));
+    }
+    out
+}
+
+fn display(engine: &str) -> String {
+    match engine {
+        "mysql" => "MySQL".into(),
+        "sqlite" => "SQLite".into(),
+        "mongodb" => "MongoDB".into(),
+        "redis" => "Redis".into(),
+        "sqlserver" => "SQL Server".into(),
+        "cockroachdb" => "CockroachDB".into(),
+        other => other.into(),
+    }
+}
