@@ -15,6 +15,8 @@ mod rust;
 mod summary;
 mod walk;
 
+pub use walk::SKIPPED_DIRS;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -17,8 +17,9 @@ pub fn dotenv_line(name: &str, value: &str) -> Result<String> {
     Ok(format!("{name}={value}\n"))
 }
 
-/// Writes the report (replacing any earlier one) via a temporary file, so a failure leaves no
-/// half-written report for GitLab to pick up.
+/// Writes the report, replacing any earlier one. A regular file is written via a temporary
+/// file and a rename, so a failure leaves no half-written report for GitLab to pick up; anything
+/// else (a pipe, /dev/stdout, /dev/null) is written in place, never replaced.
 pub fn write_dotenv(path: &Path, exports: &Exports, with_secrets: bool) -> Result<()> {
     let mut text = String::new();
     for (name, value) in &exports.vars {
@@ -27,13 +28,23 @@ pub fn write_dotenv(path: &Path, exports: &Exports, with_secrets: bool) -> Resul
         }
         text.push_str(&dotenv_line(name, value.expose())?);
     }
-    let tmp = path.with_extension("deploydb-tmp");
+    let fail = |e: std::io::Error| {
+        Error::export(format!(
+            "could not write the dotenv report {}: {e}",
+            path.display()
+        ))
+    };
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.file_type().is_file());
+    if special {
+        return std::fs::write(path, text).map_err(fail);
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".deploydb-tmp");
+    let tmp = std::path::PathBuf::from(tmp);
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| {
-            Error::export(format!(
-                "could not write the dotenv report {}: {e}",
-                path.display()
-            ))
+            let _ = std::fs::remove_file(&tmp);
+            fail(e)
         })
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 
 use super::connect::{connect, describe};
 use super::conninfo::ConnInfo;
@@ -109,16 +110,16 @@ impl Session {
     }
 
     async fn lookup(&self, name: &str) -> Result<Option<Existing>> {
-        let row = self
+        let rows = self
             .client
-            .query_opt(
+            .query_typed(
                 "SELECT shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba) \
                  FROM pg_database d WHERE d.datname = $1",
-                &[&name],
+                &[(&name, Type::TEXT)],
             )
             .await
             .map_err(|e| self.statement_error("look up", name, &e))?;
-        Ok(row.map(|row| Existing {
+        Ok(rows.first().map(|row| Existing {
             comment: row.get(0),
             owner: row.get(1),
         }))
@@ -126,7 +127,40 @@ impl Session {
 
     pub async fn ensure(&mut self, resolved: &Resolved, target: Target<'_>) -> Result<Ensured> {
         let name = resolved.database.as_str();
-        let record = self.record(target.app, target.timeline).await?;
+        // Racing runs of one timeline take turns from here on: the first creates the database,
+        // its role and the ownership record; the others then find all three in place instead of
+        // half-made (a database whose comment is not written yet).
+        let key = super::lock::key("ensure", name);
+        self.client
+            .query_typed("SELECT pg_advisory_lock($1)", &[(&key, Type::INT8)])
+            .await
+            .map_err(|e| self.statement_error("lock", name, &e))?;
+        let result = self.ensure_locked(name, &target).await;
+        let _ = self
+            .client
+            .query_typed("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])
+            .await;
+        result
+    }
+
+    async fn ensure_locked(&mut self, name: &str, target: &Target<'_>) -> Result<Ensured> {
+        let row = self
+            .client
+            .query_typed_one(
+                "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                        extract(epoch FROM now())::bigint, \
+                        shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba) \
+                 FROM (SELECT 1) AS one LEFT JOIN pg_database d ON d.datname = $1",
+                &[(&name, Type::TEXT)],
+            )
+            .await
+            .map_err(|e| self.statement_error("look up", name, &e))?;
+        let (now, now_epoch): (String, i64) = (row.get(0), row.get(1));
+        let existing = row.get::<_, Option<String>>(3).map(|owner| Existing {
+            comment: row.get(2),
+            owner,
+        });
+        let record = Ownership::new(target.app, target.timeline, now);
         let role_mode = target.isolation == Isolation::Role;
         if role_mode {
             let password = target
@@ -135,7 +169,7 @@ impl Session {
                 .clone()
                 .unwrap_or_else(|| Secret::new(""));
             role::ensure_role(
-                &mut self.client,
+                &self.client,
                 name,
                 &password,
                 &record,
@@ -149,15 +183,19 @@ impl Session {
             created: false,
             warning: None,
         };
-        match &resolved.existing {
+        let mut handed_over = false;
+        match &existing {
             Some(existing) => {
-                ensured.warning = check_owner(existing.comment.as_deref(), name, &target)?;
+                ensured.warning = check_owner(existing.comment.as_deref(), name, target)?;
                 let mut owner = existing.owner.clone();
                 if role_mode && existing.owner != name {
                     self.hand_over(name).await?;
                     owner = name.to_string();
+                    handed_over = true;
                 }
-                if let Some(mut previous) = existing.comment.as_deref().and_then(Ownership::parse) {
+                if let Some(mut previous) = existing.comment.as_deref().and_then(Ownership::parse)
+                    && is_stale(previous.last_deployed_at.as_deref(), now_epoch)
+                {
                     previous.last_deployed_at = record.last_deployed_at.clone();
                     if let Err(e) = self.touch(name, &owner, &previous).await {
                         ensured.warning = Some(format!(
@@ -169,28 +207,13 @@ impl Session {
             }
             None => ensured.created = self.create(name, &record, role_mode).await?,
         }
-        if role_mode
-            && (ensured.created || resolved.existing.as_ref().is_some_and(|e| e.owner != name))
-        {
+        if role_mode && (ensured.created || handed_over) {
             self.close_to_public(name).await?;
         }
         if ensured.created {
             wait_until_connectable(target.credentials, self.timeout).await?;
         }
         Ok(ensured)
-    }
-
-    async fn record(&self, app: &str, timeline: &Timeline) -> Result<Ownership> {
-        let now: String = self
-            .client
-            .query_one(
-                "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                &[],
-            )
-            .await
-            .map_err(|e| self.statement_error("read the time for", app, &e))?
-            .get(0);
-        Ok(Ownership::new(app, timeline, now))
     }
 
     /// Creates the database and records ownership. Returns false when another run created it first.
@@ -229,29 +252,20 @@ impl Session {
 
     /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner,
     /// serialised per database: concurrent COMMENTs on one object fail otherwise.
-    async fn touch(&mut self, name: &str, owner: &str, record: &Ownership) -> Result<()> {
-        let fail = |e: tokio_postgres::Error| {
-            Error::server(format!(
-                "could not record the deploy of {name}: {}",
-                describe(&e)
-            ))
-        };
-        let transaction = self.client.transaction().await.map_err(fail)?;
-        transaction
-            .execute(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[&super::lock::key("comment", name)],
-            )
-            .await
-            .map_err(fail)?;
+    /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner.
+    async fn touch(&self, name: &str, owner: &str, record: &Ownership) -> Result<()> {
         let statement = format!(
-            "SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}",
+            "BEGIN; SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}; COMMIT",
             quote_ident(owner),
             quote_ident(name),
             quote_literal(&record.to_json())
         );
-        transaction.batch_execute(&statement).await.map_err(fail)?;
-        transaction.commit().await.map_err(fail)
+        self.client.batch_execute(&statement).await.map_err(|e| {
+            Error::server(format!(
+                "could not record the deploy of {name}: {}",
+                describe(&e)
+            ))
+        })
     }
 
     /// Gives an existing database (made under shared isolation, or before deploydb) to its role.
@@ -281,6 +295,15 @@ impl Session {
             self.admin.redacted(),
             describe(e)
         ))
+    }
+}
+
+/// The deploy time is rewritten at most once a minute: a herd of runs for one timeline then
+/// costs one catalog write, not one each, and `prune --older-than` counts in days anyway.
+fn is_stale(last_deployed_at: Option<&str>, now: i64) -> bool {
+    match last_deployed_at.and_then(crate::lifecycle::epoch_seconds) {
+        Some(at) => now - at >= 60,
+        None => true,
     }
 }
 

@@ -19,6 +19,10 @@ pub struct Ownership {
     /// Set on every run that deploys the timeline; `prune --older-than` reads it.
     #[serde(default)]
     pub last_deployed_at: Option<String>,
+    /// On a role's record: a hash of the password deploydb last set, so an unchanged password
+    /// is not set again. It reveals nothing of the password (SHA-256 of 256 random-looking bits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_check: Option<String>,
 }
 
 impl Ownership {
@@ -31,6 +35,7 @@ impl Ownership {
             pr: timeline.pr,
             last_deployed_at: Some(created_at.clone()),
             created_at,
+            password_check: None,
         }
     }
 

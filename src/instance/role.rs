@@ -6,8 +6,9 @@
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 
 use super::connect::describe;
 use super::ensure::{quote_ident, quote_literal};
@@ -44,12 +45,12 @@ pub fn derive_password(key: &[u8], role: &str) -> Secret {
 
 const PRIVILEGE_HINT: &str = "grant the admin CREATEROLE, or set isolation = \"shared\" in deploydb.toml to use the admin's credentials";
 
-/// Creates the role or sets its password again, records ownership on it, and makes the admin a
-/// member so it may hand the database over (PostgreSQL 15 requires membership for that).
-/// Serialised per role with a transaction-level advisory lock: concurrent `ALTER ROLE`s on one
-/// role otherwise fail with "tuple concurrently updated".
+/// Creates the role, or sets its password again when it changed (a rotated key), records
+/// ownership on it, and makes the admin a member so it may hand the database over (PostgreSQL
+/// 15 requires membership for that). The caller holds the timeline's ensure lock, so racing runs
+/// do not write the role at once ("tuple concurrently updated").
 pub async fn ensure_role(
-    client: &mut Client,
+    client: &Client,
     name: &str,
     password: &Secret,
     record: &Ownership,
@@ -64,71 +65,93 @@ pub async fn ensure_role(
         .with_hint(PRIVILEGE_HINT),
         _ => Error::server(format!("could not {action} role {name}: {}", describe(e))),
     };
-    let transaction = client.transaction().await.map_err(|e| fail("lock", &e))?;
-    transaction
-        .execute(
-            "SELECT pg_advisory_xact_lock($1)",
-            &[&super::lock::key("role", name)],
-        )
-        .await
-        .map_err(|e| fail("lock", &e))?;
-    let row = transaction
-        .query_opt(
-            "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
-            &[&name],
-        )
+    // What lets the admin hand the role a database: SET on 16+, membership on 15.
+    let needed = if server_version >= 160000 {
+        "SET"
+    } else {
+        "MEMBER"
+    };
+    let lookup = format!(
+        "SELECT shobj_description(oid, 'pg_authid'), pg_has_role(current_user, oid, '{needed}') \
+         FROM pg_roles WHERE rolname = $1"
+    );
+    let rows = client
+        .query_typed(&lookup, &[(&name, Type::TEXT)])
         .await
         .map_err(|e| fail("look up", &e))?;
-    let verifier = postgres_protocol::password::scram_sha_256(password.expose().as_bytes());
+    let check = password_check(password);
     let ident = quote_ident(name);
-    match row {
+    let mut statements = Vec::new();
+    let already_member = match rows.first() {
         Some(row) => {
             let comment: Option<String> = row.get(0);
-            if comment.as_deref().and_then(Ownership::parse).is_none() {
+            let Some(existing) = comment.as_deref().and_then(Ownership::parse) else {
                 return Err(Error::server(format!(
                     "role {name} exists but was not created by deploydb; it will not be taken over"
                 ))
                 .with_hint(
                     "drop or rename that role, or set isolation = \"shared\" in deploydb.toml",
                 ));
+            };
+            if existing.password_check.as_deref() != Some(check.as_str()) {
+                let mut updated = existing;
+                updated.password_check = Some(check.clone());
+                statements.push(format!(
+                    "ALTER ROLE {ident} WITH LOGIN PASSWORD {}",
+                    quote_literal(&verifier(password))
+                ));
+                statements.push(format!(
+                    "COMMENT ON ROLE {ident} IS {}",
+                    quote_literal(&updated.to_json())
+                ));
             }
-            let statement = format!(
-                "ALTER ROLE {ident} WITH LOGIN PASSWORD {}",
-                quote_literal(&verifier)
-            );
-            transaction
-                .batch_execute(&statement)
-                .await
-                .map_err(|e| fail("update", &e))?;
+            row.get::<_, bool>(1)
         }
         None => {
-            let statement = format!(
-                "CREATE ROLE {ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD {}; \
-                 COMMENT ON ROLE {ident} IS {}",
-                quote_literal(&verifier),
+            let mut record = record.clone();
+            record.password_check = Some(check.clone());
+            statements.push(format!(
+                "CREATE ROLE {ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD {}",
+                quote_literal(&verifier(password))
+            ));
+            statements.push(format!(
+                "COMMENT ON ROLE {ident} IS {}",
                 quote_literal(&record.to_json())
-            );
-            transaction
-                .batch_execute(&statement)
-                .await
-                .map_err(|e| fail("create", &e))?;
+            ));
+            false
         }
-    }
-    if !admin_is_superuser {
+    };
+    if !admin_is_superuser && !already_member {
         // 16 lets a role's creator administer it, but SET (needed to give it a database) must be
         // asked for; 15 has no WITH options and needs plain membership.
-        let grant = if server_version >= 160000 {
+        statements.push(if server_version >= 160000 {
             format!("GRANT {ident} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE")
         } else {
             format!("GRANT {ident} TO CURRENT_USER")
-        };
-        transaction
-            .batch_execute(&grant)
-            .await
-            .map_err(|e| fail("grant membership in", &e))?;
+        });
     }
-    transaction.commit().await.map_err(|e| fail("commit", &e))?;
+    if statements.is_empty() {
+        return Ok(());
+    }
+    // One round trip, one transaction: a role is never left without its record.
+    let batch = format!("BEGIN; {}; COMMIT", statements.join("; "));
+    let action = if rows.is_empty() { "create" } else { "update" };
+    client
+        .batch_execute(&batch)
+        .await
+        .map_err(|e| fail(action, &e))?;
     Ok(())
+}
+
+/// Only a SCRAM verifier reaches the server, never the password.
+fn verifier(password: &Secret) -> String {
+    postgres_protocol::password::scram_sha_256(password.expose().as_bytes())
+}
+
+fn password_check(password: &Secret) -> String {
+    let digest =
+        Sha256::digest(format!("deploydb-password-check:{}", password.expose()).as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
 }
 
 #[cfg(test)]

@@ -8,3 +8,5 @@ pub mod drop;
 pub mod list;
 pub mod prune;
 mod time;
+
+pub use time::epoch_seconds;

@@ -883,3 +883,40 @@ fn detect_json_has_the_documented_shape() {
     );
     assert_eq!(json["warnings"], serde_json::json!([]));
 }
+
+/// Regression: writing the report to /dev/null once replaced /dev/null with a regular file (the
+/// report was renamed over it). A special file is written in place, never replaced.
+#[test]
+fn a_dotenv_report_to_a_pipe_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let server = Server::start();
+    let repo = Repo::new("ignored");
+    let fifo = repo.path().join("report.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read_to_string(fifo).unwrap())
+    };
+    let env = admin_env(&server);
+    let ci = [("GITLAB_CI", "true"), ("CI_COMMIT_BRANCH", "feature/pipe")];
+    run(deploydb(
+        repo.path(),
+        &["run", "--dotenv-file", fifo.to_str().unwrap(), "--", "true"],
+        &with(&env, &ci),
+    ))
+    .expect_code(0);
+    assert!(
+        reader
+            .join()
+            .unwrap()
+            .contains("PGDATABASE=shop--feature-pipe\n")
+    );
+    assert!(
+        fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+        "the pipe was replaced"
+    );
+}
