@@ -12,7 +12,7 @@ use tokio_postgres::types::Type;
 use super::connect::{connect, describe};
 use super::conninfo::ConnInfo;
 use super::ownership::Ownership;
-use super::role::{self, Isolation};
+use super::role::{self, Isolation, RoleState};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::timeline::{Kind, Timeline, naming};
@@ -60,7 +60,7 @@ impl Session {
         let client = connect(admin, timeout).await?;
         let row = client
             .query_one(
-                "SELECT rolsuper, current_setting('server_version_num')::int FROM pg_roles WHERE rolname = current_user",
+                "SELECT current_setting('is_superuser')::bool, current_setting('server_version_num')::int",
                 &[],
             )
             .await
@@ -125,42 +125,152 @@ impl Session {
         }))
     }
 
+    /// Brings the timeline's database (and role) to what this run needs. Runs that find all in
+    /// place write nothing and take no lock. Otherwise one run leads — takes the timeline's lock,
+    /// reads again and does the work — while racing runs wait on a shared lock that they all get
+    /// at once when the leader is done, so a herd does not file through one by one.
     pub async fn ensure(&mut self, resolved: &Resolved, target: Target<'_>) -> Result<Ensured> {
         let name = resolved.database.as_str();
-        // Racing runs of one timeline take turns from here on: the first creates the database,
-        // its role and the ownership record; the others then find all three in place instead of
-        // half-made (a database whose comment is not written yet).
         let key = super::lock::key("ensure", name);
-        self.client
-            .query_typed("SELECT pg_advisory_lock($1)", &[(&key, Type::INT8)])
-            .await
-            .map_err(|e| self.statement_error("lock", name, &e))?;
-        let result = self.ensure_locked(name, &target).await;
-        let _ = self
-            .client
-            .query_typed("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])
-            .await;
-        result
+        let read = self.read_statement();
+        let state = self.read(&read, name).await?;
+        if let Some(done) = self.settled(&state, name, &target)? {
+            return Ok(done);
+        }
+        let key_param = [(
+            &key as &(dyn tokio_postgres::types::ToSql + Sync),
+            Type::INT8,
+        )];
+        loop {
+            let lock = self
+                .client
+                .query_typed("SELECT pg_try_advisory_lock($1)", &key_param);
+            let fresh = self.read(&read, name);
+            let (locked, state) = tokio::try_join!(
+                async {
+                    lock.await
+                        .map_err(|e| self.statement_error("lock", name, &e))
+                },
+                fresh
+            )?;
+            if locked.first().is_some_and(|r| r.get::<_, bool>(0)) {
+                let result = self.act(name, &target, state).await;
+                let _ = self
+                    .client
+                    .query_typed("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])
+                    .await;
+                return result;
+            }
+            // Someone else leads: wait for it, then read what it left, in one round trip.
+            let wait = self
+                .client
+                .query_typed("SELECT pg_advisory_lock_shared($1)", &key_param);
+            let after = self.read(&read, name);
+            let release = self
+                .client
+                .query_typed("SELECT pg_advisory_unlock_shared($1)", &key_param);
+            let (_, state, _) = tokio::try_join!(
+                async {
+                    wait.await
+                        .map_err(|e| self.statement_error("wait for", name, &e))
+                },
+                after,
+                async {
+                    release
+                        .await
+                        .map_err(|e| self.statement_error("wait for", name, &e))
+                }
+            )?;
+            if let Some(done) = self.settled(&state, name, &target)? {
+                return Ok(done);
+            }
+        }
     }
 
-    async fn ensure_locked(&mut self, name: &str, target: &Target<'_>) -> Result<Ensured> {
+    /// The one query that reads a timeline's state; its role check depends on the version.
+    /// It avoids the pg_roles view (`to_regrole` instead): a new backend would parse the view's
+    /// rule first, which is a good part of a short session's cost on the server.
+    fn read_statement(&self) -> String {
+        let needed = if self.server_version >= 160000 {
+            "SET"
+        } else {
+            "MEMBER"
+        };
+        format!(
+            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                    extract(epoch FROM now())::bigint, \
+                    shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba), \
+                    r.oid IS NOT NULL, shobj_description(r.oid, 'pg_authid'), \
+                    coalesce(pg_has_role(current_user, r.oid, '{needed}'), false) \
+             FROM (SELECT to_regrole(quote_ident($1))::oid AS oid) AS r \
+             LEFT JOIN pg_database d ON d.datname = $1"
+        )
+    }
+
+    async fn read(&self, statement: &str, name: &str) -> Result<State> {
         let row = self
             .client
-            .query_typed_one(
-                "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                        extract(epoch FROM now())::bigint, \
-                        shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba) \
-                 FROM (SELECT 1) AS one LEFT JOIN pg_database d ON d.datname = $1",
-                &[(&name, Type::TEXT)],
-            )
+            .query_typed_one(statement, &[(&name, Type::TEXT)])
             .await
             .map_err(|e| self.statement_error("look up", name, &e))?;
-        let (now, now_epoch): (String, i64) = (row.get(0), row.get(1));
-        let existing = row.get::<_, Option<String>>(3).map(|owner| Existing {
-            comment: row.get(2),
-            owner,
-        });
-        let record = Ownership::new(target.app, target.timeline, now);
+        Ok(State {
+            now: row.get(0),
+            now_epoch: row.get(1),
+            database: row.get::<_, Option<String>>(3).map(|owner| Existing {
+                comment: row.get(2),
+                owner,
+            }),
+            role: RoleState {
+                exists: row.get(4),
+                comment: row.get(5),
+                admin_may_use: row.get(6),
+            },
+        })
+    }
+
+    /// `Some` when nothing needs writing: the database is there and this timeline's, its role
+    /// (under role isolation) owns it with the current password, and the deploy time is fresh.
+    fn settled(&self, state: &State, name: &str, target: &Target<'_>) -> Result<Option<Ensured>> {
+        let Some(existing) = &state.database else {
+            return Ok(None);
+        };
+        let warning = check_owner(existing.comment.as_deref(), name, target)?;
+        let record = existing.comment.as_deref().and_then(Ownership::parse);
+        if record
+            .as_ref()
+            .is_some_and(|r| is_stale(r.last_deployed_at.as_deref(), state.now_epoch))
+        {
+            return Ok(None);
+        }
+        if target.isolation == Isolation::Role {
+            let fresh = Ownership::new(target.app, target.timeline, state.now.clone());
+            let password = target
+                .credentials
+                .password
+                .clone()
+                .unwrap_or_else(|| Secret::new(""));
+            let plan = role::plan(
+                name,
+                &password,
+                &fresh,
+                &state.role,
+                self.server_version,
+                self.superuser,
+            )?;
+            if !plan.is_empty() || existing.owner != name {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Ensured {
+            database: name.to_string(),
+            created: false,
+            warning,
+        }))
+    }
+
+    /// The work, under the timeline's lock, from a state read under it.
+    async fn act(&mut self, name: &str, target: &Target<'_>, state: State) -> Result<Ensured> {
+        let record = Ownership::new(target.app, target.timeline, state.now.clone());
         let role_mode = target.isolation == Isolation::Role;
         if role_mode {
             let password = target
@@ -168,15 +278,15 @@ impl Session {
                 .password
                 .clone()
                 .unwrap_or_else(|| Secret::new(""));
-            role::ensure_role(
-                &self.client,
+            let plan = role::plan(
                 name,
                 &password,
                 &record,
+                &state.role,
                 self.server_version,
                 self.superuser,
-            )
-            .await?;
+            )?;
+            role::apply(&self.client, name, &plan, !state.role.exists).await?;
         }
         let mut ensured = Ensured {
             database: name.to_string(),
@@ -184,7 +294,7 @@ impl Session {
             warning: None,
         };
         let mut handed_over = false;
-        match &existing {
+        match &state.database {
             Some(existing) => {
                 ensured.warning = check_owner(existing.comment.as_deref(), name, target)?;
                 let mut owner = existing.owner.clone();
@@ -194,7 +304,7 @@ impl Session {
                     handed_over = true;
                 }
                 if let Some(mut previous) = existing.comment.as_deref().and_then(Ownership::parse)
-                    && is_stale(previous.last_deployed_at.as_deref(), now_epoch)
+                    && is_stale(previous.last_deployed_at.as_deref(), state.now_epoch)
                 {
                     previous.last_deployed_at = record.last_deployed_at.clone();
                     if let Err(e) = self.touch(name, &owner, &previous).await {
@@ -296,6 +406,14 @@ impl Session {
             describe(e)
         ))
     }
+}
+
+/// What one read of the catalog says about a timeline: its database, its role, the time.
+struct State {
+    now: String,
+    now_epoch: i64,
+    database: Option<Existing>,
+    role: RoleState,
 }
 
 /// The deploy time is rewritten at most once a minute: a herd of runs for one timeline then

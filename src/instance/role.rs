@@ -8,7 +8,6 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
-use tokio_postgres::types::Type;
 
 use super::connect::describe;
 use super::ensure::{quote_ident, quote_literal};
@@ -45,83 +44,65 @@ pub fn derive_password(key: &[u8], role: &str) -> Secret {
 
 const PRIVILEGE_HINT: &str = "grant the admin CREATEROLE, or set isolation = \"shared\" in deploydb.toml to use the admin's credentials";
 
-/// Creates the role, or sets its password again when it changed (a rotated key), records
-/// ownership on it, and makes the admin a member so it may hand the database over (PostgreSQL
-/// 15 requires membership for that). The caller holds the timeline's ensure lock, so racing runs
-/// do not write the role at once ("tuple concurrently updated").
-pub async fn ensure_role(
-    client: &Client,
+/// What the catalog says about the timeline's role.
+#[derive(Debug, Clone, Default)]
+pub struct RoleState {
+    pub exists: bool,
+    pub comment: Option<String>,
+    /// Whether the admin may hand the role a database (SET on 16+, membership on 15).
+    pub admin_may_use: bool,
+}
+
+/// The statements that bring the role to what this run needs: create it (with its record), set
+/// its password again when it changed (a rotated key; a hash in the role's record tells), and
+/// make the admin a member so it may hand the database over (PostgreSQL 15 requires that).
+/// Empty when the role is already as it should be. A role of that name without deploydb's
+/// record is never taken over.
+pub fn plan(
     name: &str,
     password: &Secret,
     record: &Ownership,
+    state: &RoleState,
     server_version: i32,
     admin_is_superuser: bool,
-) -> Result<()> {
-    let fail = |action: &str, e: &tokio_postgres::Error| match e.code().map(|c| c.code()) {
-        Some("42501") => Error::server(format!(
-            "the admin role may not {action} role {name}: it needs CREATEROLE ({})",
-            describe(e)
-        ))
-        .with_hint(PRIVILEGE_HINT),
-        _ => Error::server(format!("could not {action} role {name}: {}", describe(e))),
-    };
-    // What lets the admin hand the role a database: SET on 16+, membership on 15.
-    let needed = if server_version >= 160000 {
-        "SET"
-    } else {
-        "MEMBER"
-    };
-    let lookup = format!(
-        "SELECT shobj_description(oid, 'pg_authid'), pg_has_role(current_user, oid, '{needed}') \
-         FROM pg_roles WHERE rolname = $1"
-    );
-    let rows = client
-        .query_typed(&lookup, &[(&name, Type::TEXT)])
-        .await
-        .map_err(|e| fail("look up", &e))?;
+) -> Result<Vec<String>> {
     let check = password_check(password);
     let ident = quote_ident(name);
     let mut statements = Vec::new();
-    let already_member = match rows.first() {
-        Some(row) => {
-            let comment: Option<String> = row.get(0);
-            let Some(existing) = comment.as_deref().and_then(Ownership::parse) else {
-                return Err(Error::server(format!(
-                    "role {name} exists but was not created by deploydb; it will not be taken over"
-                ))
-                .with_hint(
-                    "drop or rename that role, or set isolation = \"shared\" in deploydb.toml",
-                ));
-            };
-            if existing.password_check.as_deref() != Some(check.as_str()) {
-                let mut updated = existing;
-                updated.password_check = Some(check.clone());
-                statements.push(format!(
-                    "ALTER ROLE {ident} WITH LOGIN PASSWORD {}",
-                    quote_literal(&verifier(password))
-                ));
-                statements.push(format!(
-                    "COMMENT ON ROLE {ident} IS {}",
-                    quote_literal(&updated.to_json())
-                ));
-            }
-            row.get::<_, bool>(1)
-        }
-        None => {
-            let mut record = record.clone();
-            record.password_check = Some(check.clone());
+    if state.exists {
+        let Some(existing) = state.comment.as_deref().and_then(Ownership::parse) else {
+            return Err(Error::server(format!(
+                "role {name} exists but was not created by deploydb; it will not be taken over"
+            ))
+            .with_hint(
+                "drop or rename that role, or set isolation = \"shared\" in deploydb.toml",
+            ));
+        };
+        if existing.password_check.as_deref() != Some(check.as_str()) {
+            let mut updated = existing;
+            updated.password_check = Some(check);
             statements.push(format!(
-                "CREATE ROLE {ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD {}",
+                "ALTER ROLE {ident} WITH LOGIN PASSWORD {}",
                 quote_literal(&verifier(password))
             ));
             statements.push(format!(
                 "COMMENT ON ROLE {ident} IS {}",
-                quote_literal(&record.to_json())
+                quote_literal(&updated.to_json())
             ));
-            false
         }
-    };
-    if !admin_is_superuser && !already_member {
+    } else {
+        let mut record = record.clone();
+        record.password_check = Some(check);
+        statements.push(format!(
+            "CREATE ROLE {ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD {}",
+            quote_literal(&verifier(password))
+        ));
+        statements.push(format!(
+            "COMMENT ON ROLE {ident} IS {}",
+            quote_literal(&record.to_json())
+        ));
+    }
+    if !admin_is_superuser && !state.admin_may_use {
         // 16 lets a role's creator administer it, but SET (needed to give it a database) must be
         // asked for; 15 has no WITH options and needs plain membership.
         statements.push(if server_version >= 160000 {
@@ -130,17 +111,32 @@ pub async fn ensure_role(
             format!("GRANT {ident} TO CURRENT_USER")
         });
     }
+    Ok(statements)
+}
+
+/// Runs a plan in one round trip and one transaction: a role is never left without its record.
+pub async fn apply(
+    client: &Client,
+    name: &str,
+    statements: &[String],
+    creating: bool,
+) -> Result<()> {
     if statements.is_empty() {
         return Ok(());
     }
-    // One round trip, one transaction: a role is never left without its record.
+    let action = if creating { "create" } else { "update" };
     let batch = format!("BEGIN; {}; COMMIT", statements.join("; "));
-    let action = if rows.is_empty() { "create" } else { "update" };
     client
         .batch_execute(&batch)
         .await
-        .map_err(|e| fail(action, &e))?;
-    Ok(())
+        .map_err(|e| match e.code().map(|c| c.code()) {
+            Some("42501") => Error::server(format!(
+                "the admin role may not {action} role {name}: it needs CREATEROLE ({})",
+                describe(&e)
+            ))
+            .with_hint(PRIVILEGE_HINT),
+            _ => Error::server(format!("could not {action} role {name}: {}", describe(&e))),
+        })
 }
 
 /// Only a SCRAM verifier reaches the server, never the password.
