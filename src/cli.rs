@@ -44,6 +44,12 @@ pub struct Global {
     /// More log output (-v info, -vv debug); RUST_LOG also works
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// No progress lines (warnings and errors still show)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Load variables from a .env file first (variables already set win)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,12 +162,16 @@ pub struct RunArgs {
     /// Fail (exit 4) instead of skipping when no PostgreSQL dependency is found
     #[arg(long)]
     pub require: bool,
-    /// Where GitLab's dotenv report is written
-    #[arg(long, value_name = "FILE", default_value = "deploydb.env")]
-    pub dotenv_file: PathBuf,
-    /// Also put PGPASSWORD and DATABASE_URL in the dotenv report (readable by the whole pipeline)
+    /// Where GitLab's dotenv report is written [env: DEPLOYDB_DOTENV_FILE; default: deploydb.env]
+    #[arg(long, value_name = "FILE")]
+    pub dotenv_file: Option<PathBuf>,
+    /// Also put PGPASSWORD and DATABASE_URL in the dotenv report (readable by the whole
+    /// pipeline) [env: DEPLOYDB_DOTENV_SECRETS=true]
     #[arg(long)]
     pub dotenv_secrets: bool,
+    /// `json` prints a summary of the run as the last line on stdout
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
     /// The migration command, instead of [migrate] command (run directly, not through sh)
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,

@@ -136,8 +136,9 @@ impl Config {
             naming::validate_app(app).map_err(|e| e.in_context("DEPLOYDB_APP"))?;
             app.to_string()
         } else if let Some(app) = &fc.app {
-            naming::validate_app(app.get_ref())
-                .map_err(|e| e.in_context(&at(app.span()).describe("app")))?;
+            naming::validate_app(app.get_ref()).map_err(|e| {
+                at(app.span()).locate(e.in_context(&at(app.span()).describe("app")))
+            })?;
             app.get_ref().clone()
         } else {
             default_app(env, &root)?
@@ -264,6 +265,13 @@ struct Location<'a> {
 }
 
 impl Location<'_> {
+    fn locate(&self, error: Error) -> Error {
+        match self.file {
+            Some(file) => error.located(file, self.line),
+            None => error,
+        }
+    }
+
     fn describe(&self, key: &str) -> String {
         match self.file {
             Some(file) => format!("`{key}` in {}:{}", file.display(), self.line),
@@ -298,9 +306,9 @@ fn duration_setting<'a>(
             .ok_or_else(|| bad(var.to_string(), text));
     }
     match file_value {
-        Some(value) => duration::parse(value.get_ref())
-            .map(Some)
-            .ok_or_else(|| bad(at(value.span()).describe(key), value.get_ref())),
+        Some(value) => duration::parse(value.get_ref()).map(Some).ok_or_else(|| {
+            at(value.span()).locate(bad(at(value.span()).describe(key), value.get_ref()))
+        }),
         None => Ok(None),
     }
 }
@@ -324,9 +332,9 @@ fn choice_setting<'a, T>(
             .ok_or_else(|| bad(var.to_string(), text));
     }
     match file_value {
-        Some(value) => parse(value.get_ref())
-            .map(Some)
-            .ok_or_else(|| bad(at(value.span()).describe(key), value.get_ref())),
+        Some(value) => parse(value.get_ref()).map(Some).ok_or_else(|| {
+            at(value.span()).locate(bad(at(value.span()).describe(key), value.get_ref()))
+        }),
         None => Ok(None),
     }
 }
@@ -367,6 +375,7 @@ fn parse_file(path: &Path) -> Result<(FileConfig, String)> {
         let message = e.message().trim().replace("field", "key");
         Error::usage(format!("{}:{line}: {message}", path.display()))
             .with_hint("see the configuration reference in the README")
+            .located(path, line)
     })?;
     Ok((parsed, text))
 }

@@ -36,6 +36,61 @@ impl Env {
         self.0.insert(name.into(), value.into());
     }
 
+    /// Adds the variables of a `.env` file (`NAME=value`, optional `export `, values optionally
+    /// in single or double quotes, `#` comments). Variables already set are kept: the file is a
+    /// default, the environment overrides it.
+    pub fn load_dotenv(&mut self, path: &std::path::Path) -> crate::error::Result<()> {
+        use crate::error::Error;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::usage(format!(
+                "the env file {} cannot be read: {e}",
+                path.display()
+            ))
+        })?;
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let Some((name, value)) = line.split_once('=') else {
+                return Err(Error::usage(format!(
+                    "{}:{}: expected NAME=value",
+                    path.display(),
+                    i + 1
+                ))
+                .located(path, i + 1));
+            };
+            let name = name.trim();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Error::usage(format!(
+                    "{}:{}: `{name}` is not a variable name",
+                    path.display(),
+                    i + 1
+                ))
+                .located(path, i + 1));
+            }
+            let value = value.trim();
+            let value = if let Some(inner) =
+                value.strip_prefix('"').and_then(|v| v.strip_suffix('"'))
+            {
+                inner.replace("\\n", "\n").replace("\\\"", "\"")
+            } else if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\''))
+            {
+                inner.to_string()
+            } else {
+                value
+                    .split(" #")
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            };
+            self.0.entry(name.to_string()).or_insert(value);
+        }
+        Ok(())
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
         self.0.iter()
     }
@@ -47,5 +102,31 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Env {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotenv_files_fill_in_but_do_not_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(
+            &path,
+            "# local\nexport DEPLOYDB_APP=shop\nA=\"two words\"\nB='lit $x'\nC=plain # note\nKEEP=file\n",
+        )
+        .unwrap();
+        let mut env: Env = [("KEEP", "process")].into_iter().collect();
+        env.load_dotenv(&path).unwrap();
+        assert_eq!(env.get("DEPLOYDB_APP"), Some("shop"));
+        assert_eq!(env.get("A"), Some("two words"));
+        assert_eq!(env.get("B"), Some("lit $x"));
+        assert_eq!(env.get("C"), Some("plain"));
+        assert_eq!(env.get("KEEP"), Some("process"));
+        std::fs::write(&path, "OK=1\nnot a line\n").unwrap();
+        let err = env.load_dotenv(&path).unwrap_err();
+        assert!(err.message.contains(":2:"), "{}", err.message);
     }
 }

@@ -72,6 +72,8 @@ pub struct Error {
     pub kind: Kind,
     pub message: String,
     pub hint: Option<String>,
+    /// The file and line the error is about (a config key), for CI annotations.
+    pub location: Option<(std::path::PathBuf, usize)>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -82,6 +84,7 @@ impl Error {
             kind,
             message: message.into(),
             hint: None,
+            location: None,
         }
     }
 
@@ -115,6 +118,11 @@ impl Error {
             kind,
             format!("could not {action} {}: {err}", path.display()),
         )
+    }
+
+    pub fn located(mut self, file: &std::path::Path, line: usize) -> Self {
+        self.location = Some((file.to_path_buf(), line));
+        self
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {

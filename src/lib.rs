@@ -3,6 +3,7 @@
 //! the binary only calls [`main_with_args`].
 
 pub mod cli;
+mod commands;
 pub mod config;
 pub mod detect;
 pub mod duration;
@@ -39,8 +40,16 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             };
         }
     };
-    let env = Env::from_process();
+    let mut env = Env::from_process();
     init_tracing(cli.global.verbose, &env);
+    report::configure(cli.global.quiet, &env);
+    let ci = export::log::Ci::from_env(&env);
+    if let Some(path) = &cli.global.env_file
+        && let Err(e) = env.load_dotenv(path)
+    {
+        eprintln!("{e}");
+        return e.exit_code();
+    }
     let result = std::env::current_dir()
         .map_err(|e| Error::usage(format!("the current directory cannot be read: {e}")))
         .and_then(|cwd| {
@@ -53,6 +62,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
+            if let Some(annotation) = ci.annotation(&e) {
+                println!("{annotation}");
+            }
             eprintln!("{e}");
             e.exit_code()
         }
@@ -65,15 +77,15 @@ pub async fn run(cli: Cli, env: &Env, cwd: &std::path::Path) -> Result<i32> {
     let global = &cli.global;
     match cli.command {
         Command::Run(args) => pipeline::run(global, args, env, cwd).await,
-        Command::Ensure(args) => pipeline::ensure(global, args, env, cwd).await,
-        Command::Timeline(args) => pipeline::timeline(global, args, env, cwd),
-        Command::Env(args) => pipeline::env(global, args, env, cwd).await,
-        Command::Detect(args) => pipeline::detect(global, args, env, cwd),
-        Command::Check(args) => pipeline::check(global, args, env, cwd).await,
-        Command::List(args) => pipeline::list(global, args, env, cwd).await,
-        Command::Drop(args) => pipeline::drop(global, args, env, cwd).await,
-        Command::Prune(args) => pipeline::prune(global, args, env, cwd).await,
-        Command::Local(args) => pipeline::local(args, env),
+        Command::Ensure(args) => commands::ensure(global, args, env, cwd).await,
+        Command::Timeline(args) => commands::timeline(global, args, env, cwd),
+        Command::Env(args) => commands::env(global, args, env, cwd).await,
+        Command::Detect(args) => commands::detect(global, args, env, cwd),
+        Command::Check(args) => commands::check(global, args, env, cwd).await,
+        Command::List(args) => commands::list(global, args, env, cwd).await,
+        Command::Drop(args) => commands::drop(global, args, env, cwd).await,
+        Command::Prune(args) => commands::prune(global, args, env, cwd).await,
+        Command::Local(args) => commands::local(args, env),
     }
 }
 

@@ -1,26 +1,25 @@
-//! The commands, each a composition of the stages: detect → timeline → instance → export →
-//! migrate. Stages get what they need from here; only here are they put in order.
+//! `deploydb run`: the stages in order — detect → timeline → instance → export → migrate —
+//! and the plan that the database-touching commands share.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{
-    CheckArgs, DetectArgs, DropArgs, EnsureArgs, EnvArgs, Format, Global, ListArgs, LocalAction,
-    LocalArgs, PruneArgs, RunArgs, TimelineArgs, TimelineFlag,
-};
+use serde::Serialize;
+
+use crate::cli::{Format, Global, RunArgs, TimelineFlag};
 use crate::config::{Config, Overrides};
 use crate::detect::{self, Report};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result, exit};
-use crate::export::{self, Exports, format::render};
+use crate::export::log::Ci;
+use crate::export::{self, Exports};
 use crate::instance::ensure::{Ensured, Resolved, Session, Target};
-use crate::instance::{self, conninfo::ConnInfo, local};
-use crate::lifecycle;
+use crate::instance::{self, conninfo::ConnInfo};
 use crate::migrate::{self, Invocation, Program};
 use crate::report::{self, Stage};
 use crate::timeline::{self, Timeline};
 
-fn load_config(
+pub(crate) fn load_config(
     global: &Global,
     flag: &TimelineFlag,
     migrate: Option<String>,
@@ -40,7 +39,7 @@ fn load_config(
     )
 }
 
-fn resolve_timeline(config: &Config, env: &Env) -> Result<(Timeline, String)> {
+pub(crate) fn resolve_timeline(config: &Config, env: &Env) -> Result<(Timeline, String)> {
     let timeline = timeline::resolve(timeline::Inputs {
         spec: config.timeline.clone(),
         production_branch: config.production_branch.as_deref(),
@@ -54,16 +53,16 @@ fn resolve_timeline(config: &Config, env: &Env) -> Result<(Timeline, String)> {
 
 /// What every database-touching command works from: the timeline, an open admin session, the
 /// database name as resolved against the catalog, and the credentials the app will get.
-struct Plan {
-    config: Config,
-    timeline: Timeline,
-    session: Session,
+pub(crate) struct Plan {
+    pub(crate) config: Config,
+    pub(crate) timeline: Timeline,
+    pub(crate) session: Session,
     resolved: Resolved,
-    target: ConnInfo,
+    pub(crate) target: ConnInfo,
 }
 
 impl Plan {
-    async fn new(config: Config, env: &Env) -> Result<Plan> {
+    pub(crate) async fn new(config: Config, env: &Env) -> Result<Plan> {
         let (timeline, _) = resolve_timeline(&config, env)?;
         let admin = instance::admin(&config, env)?;
         let session = Session::open(&admin, config.connect_timeout).await?;
@@ -78,7 +77,7 @@ impl Plan {
         })
     }
 
-    async fn ensure(&mut self) -> Result<Ensured> {
+    pub(crate) async fn ensure(&mut self) -> Result<Ensured> {
         self.session
             .ensure(
                 &self.resolved,
@@ -94,7 +93,7 @@ impl Plan {
 
     /// Everything that must be masked in CI logs and redacted from the migration's output: the
     /// exported password and URL (also percent-encoded) and the admin's password.
-    fn secrets(&self, exports: &Exports) -> Vec<String> {
+    pub(crate) fn secrets(&self, exports: &Exports) -> Vec<String> {
         let mut secrets: Vec<String> = exports.secrets().into_iter().map(str::to_string).collect();
         for password in [&self.target.password, &self.session.admin().password]
             .into_iter()
@@ -116,26 +115,67 @@ impl Plan {
     }
 }
 
+/// What a run did, for `--format json` and GitHub's job summary. Never holds a secret.
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    timeline: Option<String>,
+    database: Option<String>,
+    created: Option<bool>,
+    exported: Vec<String>,
+    migration: Option<MigrationSummary>,
+    skipped: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct MigrationSummary {
+    command: String,
+    exit_code: i32,
+    duration_ms: u128,
+}
+
 pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let ci = Ci::from_env(env);
+    let format = args.format;
+    let mut summary = Summary::default();
+    let result = run_stages(global, args, env, cwd, ci, &mut summary).await;
+    if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
+        export::log::append_summary(
+            Path::new(path),
+            &job_summary(&summary, result.as_ref().err()),
+        )?;
+    }
+    if matches!(format, Format::Json) {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).expect("the summary serializes")
+        );
+    }
+    result
+}
+
+async fn run_stages(
+    global: &Global,
+    args: RunArgs,
+    env: &Env,
+    cwd: &Path,
+    ci: Ci,
+    summary: &mut Summary,
+) -> Result<i32> {
     let argv = (!args.command.is_empty()).then(|| args.command.clone());
     let config = load_config(global, &args.timeline, None, env, cwd)?;
     let stage = Stage::start("detect");
     let detected = detect::scan(&config.root)?;
     if !detected.uses_postgres() {
-        if args.require {
-            return Err(Error::new(
-                Kind::NoPostgres,
-                format!(
-                    "no PostgreSQL dependency found in {}",
-                    config.root.display()
-                ),
-            )
-            .with_hint("run `deploydb detect` to see what was found, or drop --require"));
-        }
-        stage.done(format!(
-            "no PostgreSQL dependency found in {}; nothing to provision",
+        let message = format!(
+            "no PostgreSQL dependency found in {}",
             config.root.display()
-        ));
+        );
+        if args.require {
+            return Err(Error::new(Kind::NoPostgres, message)
+                .with_hint("run `deploydb detect` to see what was found, or drop --require"));
+        }
+        stage.done(format!("{message}; nothing to provision"));
+        summary.skipped = Some(message);
         return Ok(exit::OK);
     }
 
@@ -156,12 +196,12 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
     let mut plan = Plan::new(config, env).await?;
     let exports = Exports::new(&plan.target);
     let secrets = plan.secrets(&exports);
-    if env.is_true("GITHUB_ACTIONS") {
+    if ci == Ci::Github {
         // Before anything else is printed, so no later line can show these values.
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         print!("{}", export::github::masks(&secrets));
     }
-    eprintln!("{detect_line}");
+    report::emit(&detect_line);
     report::line(
         "timeline",
         format!(
@@ -171,12 +211,15 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
             plan.target.dbname
         ),
     );
+    summary.timeline = Some(plan.timeline.to_string());
+    summary.database = Some(plan.target.dbname.clone());
 
     let stage = Stage::start("database");
     let ensured = plan.ensure().await?;
     if let Some(warning) = &ensured.warning {
         report::warning(warning);
     }
+    summary.created = Some(ensured.created);
     stage.done(format!(
         "{} {} on {}",
         plan.target.dbname,
@@ -185,11 +228,11 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
     ));
 
     let stage = Stage::start("export");
-    let delivered = deliver(&plan, &exports, &ensured, &args, env)?;
-    stage.done(if delivered.is_empty() {
+    summary.exported = deliver(&plan, &exports, &ensured, &args, env)?;
+    stage.done(if summary.exported.is_empty() {
         "to the migration command".to_string()
     } else {
-        delivered.join(", ")
+        summary.exported.join(", ")
     });
 
     let Some(program) = program else {
@@ -212,7 +255,8 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
     )
     .await?;
     let stage = Stage::start("migrate");
-    report::line("migrate", format!("running `{}`", program.describe()));
+    let command = program.describe();
+    report::line("migrate", format!("running `{command}`"));
     let hidden = instance::admin_only_variables(&plan.config);
     let mut child_env: BTreeMap<String, String> = env
         .iter()
@@ -222,7 +266,11 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
     for (name, value) in &exports.vars {
         child_env.insert(name.to_string(), value.expose().to_string());
     }
-    let code = migrate::run(Invocation {
+    let section = "deploydb_migrate";
+    if let Some(start) = ci.section_start(section, &format!("deploydb: migrate `{command}`")) {
+        println!("{start}");
+    }
+    let outcome = migrate::run(Invocation {
         program,
         dir: migrate_dir,
         env: child_env,
@@ -230,9 +278,84 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
         timeout: plan.config.migrate_timeout,
         grace: plan.config.kill_after,
     })
-    .await?;
+    .await;
+    if let Some(end) = ci.section_end(section) {
+        println!("{end}");
+    }
+    let code = outcome?;
+    summary.migration = Some(MigrationSummary {
+        command,
+        exit_code: code,
+        duration_ms: stage.elapsed().as_millis(),
+    });
     stage.done(format!("exited with {code}"));
     Ok(code)
+}
+
+/// The job summary: what a reviewer of the run wants to see at a glance, as markdown.
+fn job_summary(summary: &Summary, error: Option<&Error>) -> String {
+    let mut out = String::from("### deploydb\n\n| | |\n|---|---|\n");
+    if let Some(skipped) = &summary.skipped {
+        out.push_str(&format!("| Result | skipped: {skipped} |\n"));
+    }
+    if let Some(timeline) = &summary.timeline {
+        out.push_str(&format!("| Timeline | `{timeline}` |\n"));
+    }
+    if let (Some(database), Some(created)) = (&summary.database, summary.created) {
+        let how = if created { "created" } else { "reused" };
+        out.push_str(&format!("| Database | `{database}` ({how}) |\n"));
+    }
+    if !summary.exported.is_empty() {
+        out.push_str(&format!("| Exported | {} |\n", summary.exported.join(", ")));
+    }
+    if let Some(m) = &summary.migration {
+        let result = if m.exit_code == 0 {
+            "succeeded".to_string()
+        } else {
+            format!("failed with exit code {}", m.exit_code)
+        };
+        out.push_str(&format!(
+            "| Migration | `{}` {result} in {} |\n",
+            m.command.replace('|', "\\|"),
+            report::human(std::time::Duration::from_millis(m.duration_ms as u64))
+        ));
+    }
+    if let Some(e) = error {
+        out.push_str(&format!("| Error | {} |\n", e.message.replace('|', "\\|")));
+    }
+    out.push('\n');
+    out
+}
+
+/// The step's outputs (`database`, `timeline`, `created`, `database-url`) when `$GITHUB_OUTPUT`
+/// is set. The URL was masked at the start of the run.
+pub(crate) fn write_github_outputs(
+    plan: &Plan,
+    exports: &Exports,
+    ensured: &Ensured,
+    env: &Env,
+) -> Result<bool> {
+    let Some(path) = env.get("GITHUB_OUTPUT") else {
+        return Ok(false);
+    };
+    let created = if ensured.created { "true" } else { "false" };
+    let timeline = plan.timeline.to_string();
+    let url = exports
+        .vars
+        .iter()
+        .find(|(name, _)| *name == "DATABASE_URL")
+        .map(|(_, v)| v.expose())
+        .unwrap_or_default();
+    export::github::append_outputs(
+        Path::new(path),
+        &[
+            ("database", &plan.target.dbname),
+            ("timeline", &timeline),
+            ("created", created),
+            ("database-url", url),
+        ],
+    )?;
+    Ok(true)
 }
 
 /// Writes the exports where the CI picks them up; returns what was written, for the log.
@@ -248,31 +371,26 @@ fn deliver(
         export::github::append_env(Path::new(path), exports)?;
         delivered.push("$GITHUB_ENV".to_string());
     }
-    if let Some(path) = env.get("GITHUB_OUTPUT") {
-        let created = if ensured.created { "true" } else { "false" };
-        let timeline = plan.timeline.to_string();
-        export::github::append_outputs(
-            Path::new(path),
-            &[
-                ("database", &plan.target.dbname),
-                ("timeline", &timeline),
-                ("created", created),
-            ],
-        )?;
+    if write_github_outputs(plan, exports, ensured, env)? {
         delivered.push("$GITHUB_OUTPUT".to_string());
     }
     if env.is_true("GITLAB_CI") {
-        let path: PathBuf = plan.config.root.join(&args.dotenv_file);
-        let path = if args.dotenv_file.is_absolute() {
-            args.dotenv_file.clone()
+        let file = args
+            .dotenv_file
+            .clone()
+            .or_else(|| env.get("DEPLOYDB_DOTENV_FILE").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("deploydb.env"));
+        let path = if file.is_absolute() {
+            file
         } else {
-            path
+            plan.config.root.join(file)
         };
-        export::gitlab::write_dotenv(&path, exports, args.dotenv_secrets)?;
+        let with_secrets = args.dotenv_secrets || env.is_true("DEPLOYDB_DOTENV_SECRETS");
+        export::gitlab::write_dotenv(&path, exports, with_secrets)?;
         delivered.push(format!(
             "dotenv report {}{}",
             path.display(),
-            if args.dotenv_secrets {
+            if with_secrets {
                 ""
             } else {
                 " (without PGPASSWORD and DATABASE_URL)"
@@ -301,142 +419,4 @@ fn describe_detection(report: &Report) -> String {
         .map(|f| format!("{}:{} {}", f.file, f.line, f.package))
         .collect();
     format!("postgres ({})", evidence.join(", "))
-}
-
-pub async fn ensure(global: &Global, args: EnsureArgs, env: &Env, cwd: &Path) -> Result<i32> {
-    let config = load_config(global, &args.timeline, None, env, cwd)?;
-    let mut plan = Plan::new(config, env).await?;
-    let ensured = plan.ensure().await?;
-    match args.format {
-        Format::Json => {
-            let value = serde_json::json!({
-                "database": ensured.database,
-                "created": ensured.created,
-                "timeline": plan.timeline.kind,
-                "app": plan.config.app,
-                "warning": ensured.warning,
-            });
-            println!("{value}");
-        }
-        Format::Text => {
-            if let Some(w) = &ensured.warning {
-                report::warning(w);
-            }
-            println!(
-                "{} {}",
-                ensured.database,
-                if ensured.created { "created" } else { "exists" }
-            );
-        }
-    }
-    Ok(exit::OK)
-}
-
-pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> Result<i32> {
-    let config = load_config(global, &args.timeline, None, env, cwd)?;
-    let (timeline, database) = resolve_timeline(&config, env)?;
-    match args.format {
-        Format::Json => {
-            let value = serde_json::json!({
-                "kind": timeline.kind,
-                "branch": timeline.branch,
-                "pr": timeline.pr,
-                "app": config.app,
-                "database": database,
-                "source": timeline.source,
-                "production_branch": timeline.production_branch,
-            });
-            println!("{value}");
-        }
-        Format::Text => println!("{timeline} -> {database}"),
-    }
-    Ok(exit::OK)
-}
-
-pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Result<i32> {
-    let config = load_config(global, &args.timeline, None, env, cwd)?;
-    let plan = Plan::new(config, env).await?;
-    print!("{}", render(&Exports::new(&plan.target), args.format)?);
-    Ok(exit::OK)
-}
-
-pub fn detect(global: &Global, args: DetectArgs, env: &Env, cwd: &Path) -> Result<i32> {
-    // An explicit folder (the argument, or --path) is scanned as it is: that is how one
-    // component of a monorepo is inspected on its own.
-    let root = match args.dir.as_ref().or(global.path.as_ref()) {
-        Some(dir) => dir.canonicalize().map_err(|e| {
-            Error::usage(format!("{} cannot be inspected: {e}", dir.display()))
-                .with_hint("pass an existing folder")
-        })?,
-        None => load_config(global, &TimelineFlag::default(), None, env, cwd)?.root,
-    };
-    let report = detect::scan(&root)?;
-    match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("report serializes")
-        ),
-        Format::Text => print!("{}", detect::text(&report, &root.display().to_string())),
-    }
-    Ok(exit::OK)
-}
-
-pub async fn check(global: &Global, args: CheckArgs, env: &Env, cwd: &Path) -> Result<i32> {
-    let config = load_config(global, &TimelineFlag::default(), None, env, cwd)?;
-    lifecycle::check::run(&config, env, args.format).await
-}
-
-pub async fn list(global: &Global, args: ListArgs, env: &Env, cwd: &Path) -> Result<i32> {
-    let config = load_config(global, &TimelineFlag::default(), None, env, cwd)?;
-    lifecycle::list::run(&config, env, args.all_apps, args.format).await
-}
-
-pub async fn drop(global: &Global, args: DropArgs, env: &Env, cwd: &Path) -> Result<i32> {
-    let config = load_config(global, &args.timeline, None, env, cwd)?;
-    let options = lifecycle::drop::Options {
-        yes: args.yes,
-        dry_run: args.dry_run,
-        production: args.production,
-        confirm: args.confirm.as_deref(),
-    };
-    lifecycle::drop::run(&config, env, options).await
-}
-
-pub async fn prune(global: &Global, args: PruneArgs, env: &Env, cwd: &Path) -> Result<i32> {
-    let config = load_config(global, &TimelineFlag::default(), None, env, cwd)?;
-    let options = lifecycle::prune::Options {
-        dry_run: args.dry_run,
-        older_than: args.older_than,
-        branches_from: args.branches_from.as_deref(),
-        include_previews: args.include_previews,
-    };
-    lifecycle::prune::run(&config, env, options).await
-}
-
-pub fn local(args: LocalArgs, env: &Env) -> Result<i32> {
-    let cluster = local::existing(env)?;
-    match (args.action, cluster) {
-        (_, None) => println!(
-            "the local cluster is not set up (it will be under {})",
-            local::home(env)?.display()
-        ),
-        (LocalAction::Status, Some(c)) => {
-            let state = if c.is_running() { "running" } else { "stopped" };
-            println!(
-                "{state}: 127.0.0.1:{} user {} data {}",
-                c.port,
-                c.superuser,
-                c.data.display()
-            );
-        }
-        (LocalAction::Stop, Some(c)) => {
-            if c.is_running() {
-                c.stop_daemon()?;
-                println!("stopped");
-            } else {
-                println!("not running");
-            }
-        }
-    }
-    Ok(exit::OK)
 }

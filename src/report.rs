@@ -1,7 +1,23 @@
 //! Progress lines for people reading the build log: one per stage, with how long it took.
-//! They go to stderr, so stdout stays clean for `--format json` and `deploydb env`.
+//! They go to stderr, so stdout stays clean for `--format json` and `deploydb env`. `--quiet`
+//! silences them (warnings and errors still show); colour only on a terminal, never with
+//! `NO_COLOR`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::env::Env;
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+static COLOUR: AtomicBool = AtomicBool::new(false);
+
+pub fn configure(quiet: bool, env: &Env) {
+    QUIET.store(quiet, Ordering::Relaxed);
+    // SAFETY: isatty only inspects the descriptor.
+    let terminal = unsafe { libc::isatty(2) } == 1;
+    let colour = terminal && env.get("NO_COLOR").is_none() && env.get("TERM") != Some("dumb");
+    COLOUR.store(colour, Ordering::Relaxed);
+}
 
 pub struct Stage {
     name: &'static str,
@@ -16,8 +32,12 @@ impl Stage {
         }
     }
 
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     pub fn done(self, message: impl std::fmt::Display) {
-        eprintln!("{}", self.finish(message));
+        emit(&self.finish(message));
     }
 
     /// The finished line, to print later (after GitHub's mask commands, which must come first).
@@ -30,18 +50,33 @@ impl Stage {
 }
 
 pub fn line(stage: &str, message: impl std::fmt::Display) {
-    eprintln!("{}", format_line(stage, message));
+    emit(&format_line(stage, message));
+}
+
+/// Prints a line made by [`Stage::finish`] or [`line`], unless quiet.
+pub fn emit(line: &str) {
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("{line}");
+    }
 }
 
 fn format_line(stage: &str, message: impl std::fmt::Display) -> String {
-    format!("deploydb: {stage:<9} {message}")
+    if COLOUR.load(Ordering::Relaxed) {
+        format!("\x1b[1;36mdeploydb:\x1b[0m \x1b[1m{stage:<9}\x1b[0m {message}")
+    } else {
+        format!("deploydb: {stage:<9} {message}")
+    }
 }
 
 pub fn warning(message: impl std::fmt::Display) {
-    eprintln!("deploydb: warning: {message}");
+    if COLOUR.load(Ordering::Relaxed) {
+        eprintln!("\x1b[1;33mdeploydb: warning:\x1b[0m {message}");
+    } else {
+        eprintln!("deploydb: warning: {message}");
+    }
 }
 
-fn human(d: Duration) -> String {
+pub fn human(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{}ms", d.as_millis())
     } else {

@@ -4,6 +4,7 @@
 pub mod format;
 pub mod github;
 pub mod gitlab;
+pub mod log;
 
 use crate::instance::conninfo::ConnInfo;
 use crate::secret::Secret;

@@ -4,5 +4,6 @@
 mod detection;
 mod lifecycle;
 mod pipeline;
+mod pipelines;
 mod security;
 mod support;

