@@ -373,8 +373,15 @@ fn detect_pair(bench: &Bench, root: &Path) -> (Duration, Duration) {
             .stdout(Stdio::null());
         c
     };
-    // Warm the page cache for both, as a CI runner that just checked out would have it.
-    time(detect());
+    // Warm the page cache for both, as a CI runner that just checked out would have it, and make
+    // sure deploydb really found the apps that use pg (and nothing inside node_modules).
+    let output = detect().stdout(Stdio::piped()).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["engines"],
+        serde_json::json!(["postgres"]),
+        "node_modules' mysql leaked in, or pg was missed"
+    );
     time(find_command(root));
     pair(bench.runs, |_| time(detect()), |_| time(find_command(root)))
 }

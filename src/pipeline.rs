@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cli::{Format, Global, RunArgs, TimelineFlag};
+use crate::config::BranchFrom;
 use crate::config::{Config, Overrides};
 use crate::detect::{self, Report};
 use crate::env::Env;
@@ -18,6 +19,7 @@ use crate::instance::{self, conninfo::ConnInfo};
 use crate::migrate::{self, Invocation, Program};
 use crate::report::{self, Stage};
 use crate::timeline::{self, Timeline};
+use crate::timeline::{Kind as TimelineKind, naming};
 
 pub(crate) fn load_config(
     global: &Global,
@@ -78,6 +80,9 @@ impl Plan {
     }
 
     pub(crate) async fn ensure(&mut self) -> Result<Ensured> {
+        let template = (self.config.branch_from == BranchFrom::Template
+            && self.timeline.kind == TimelineKind::Branch)
+            .then(|| naming::template(&self.config.app));
         self.session
             .ensure(
                 &self.resolved,
@@ -86,6 +91,7 @@ impl Plan {
                     timeline: &self.timeline,
                     isolation: self.config.isolation,
                     credentials: &self.target,
+                    template: template.as_deref(),
                 },
             )
             .await
@@ -257,39 +263,120 @@ async fn run_stages(
     let stage = Stage::start("migrate");
     let command = program.describe();
     report::line("migrate", format!("running `{command}`"));
-    let hidden = instance::admin_only_variables(&plan.config);
-    let mut child_env: BTreeMap<String, String> = env
-        .iter()
-        .filter(|(k, _)| !hidden.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    for (name, value) in &exports.vars {
-        child_env.insert(name.to_string(), value.expose().to_string());
-    }
-    let section = "deploydb_migrate";
-    if let Some(start) = ci.section_start(section, &format!("deploydb: migrate `{command}`")) {
-        println!("{start}");
-    }
-    let outcome = migrate::run(Invocation {
-        program,
-        dir: migrate_dir,
-        env: child_env,
-        secrets: secrets.iter().map(String::as_str).collect(),
-        timeout: plan.config.migrate_timeout,
-        grace: plan.config.kill_after,
-    })
-    .await;
-    if let Some(end) = ci.section_end(section) {
-        println!("{end}");
-    }
-    let code = outcome?;
+    let migration = Migration {
+        program: &program,
+        dir: &migrate_dir,
+        env,
+        ci,
+        plan: &plan,
+    };
+    let code = migration
+        .run(
+            &exports,
+            &secrets,
+            &format!("deploydb: migrate `{command}`"),
+        )
+        .await?;
     summary.migration = Some(MigrationSummary {
         command,
         exit_code: code,
         duration_ms: stage.elapsed().as_millis(),
     });
     stage.done(format!("exited with {code}"));
+    if code == 0
+        && plan.config.branch_from == BranchFrom::Template
+        && plan.timeline.kind == TimelineKind::Production
+    {
+        refresh_template(&migration, env).await?;
+    }
     Ok(code)
+}
+
+/// One migration command, ready to run against a database's exports.
+struct Migration<'a> {
+    program: &'a Program,
+    dir: &'a Path,
+    env: &'a Env,
+    ci: Ci,
+    plan: &'a Plan,
+}
+
+impl Migration<'_> {
+    /// Runs the command with `exports` in its environment (and not the admin's variables),
+    /// its output in a collapsible section, secrets masked. Returns its exit code.
+    async fn run(&self, exports: &Exports, secrets: &[String], title: &str) -> Result<i32> {
+        let hidden = instance::admin_only_variables(&self.plan.config);
+        let mut child_env: BTreeMap<String, String> = self
+            .env
+            .iter()
+            .filter(|(k, _)| !hidden.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (name, value) in &exports.vars {
+            child_env.insert(name.to_string(), value.expose().to_string());
+        }
+        let section = "deploydb_migrate";
+        if let Some(start) = self.ci.section_start(section, title) {
+            println!("{start}");
+        }
+        let outcome = migrate::run(Invocation {
+            program: self.program.clone(),
+            dir: self.dir.to_path_buf(),
+            env: child_env,
+            secrets: secrets.iter().map(String::as_str).collect(),
+            timeout: self.plan.config.migrate_timeout,
+            grace: self.plan.config.kill_after,
+        })
+        .await;
+        if let Some(end) = self.ci.section_end(section) {
+            println!("{end}");
+        }
+        outcome
+    }
+}
+
+/// After production's migration: rebuild `{app}-template` by running the same migration on an
+/// empty database. Failures here are warnings — the deploy itself has succeeded.
+async fn refresh_template(migration: &Migration<'_>, env: &Env) -> Result<()> {
+    let plan = migration.plan;
+    let stage = Stage::start("template");
+    let name = naming::template(&plan.config.app);
+    let password =
+        instance::credentials(plan.session.admin(), &name, plan.config.isolation, env)?.password;
+    let rebuild = match instance::template::begin(
+        &plan.session,
+        &plan.config.app,
+        plan.config.isolation,
+        password,
+    )
+    .await?
+    {
+        Ok(rebuild) => rebuild,
+        Err(reason) => {
+            report::warning(format!(
+                "{name} was not refreshed: {reason}; new branches start from the old one or empty"
+            ));
+            return Ok(());
+        }
+    };
+    let exports = Exports::new(&rebuild.credentials);
+    let mut secrets = plan.secrets(&exports);
+    secrets.extend(exports.secrets().into_iter().map(str::to_string));
+    if migration.ci == Ci::Github {
+        let masks: Vec<&str> = exports.secrets();
+        print!("{}", export::github::masks(&masks));
+    }
+    let title = format!("deploydb: migrate the template {name}");
+    let code = migration.run(&exports, &secrets, &title).await?;
+    instance::template::finish(&plan.session, &rebuild, code == 0).await?;
+    if code == 0 {
+        stage.done(format!("{name} rebuilt at production's schema"));
+    } else {
+        report::warning(format!(
+            "the migration failed on {name} (exit {code}); it was dropped, new branches start empty"
+        ));
+    }
+    Ok(())
 }
 
 /// The job summary: what a reviewer of the run wants to see at a glance, as markdown.

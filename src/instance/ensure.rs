@@ -53,6 +53,8 @@ pub struct Target<'a> {
     pub isolation: Isolation,
     /// The credentials the app will use (the role's under role isolation).
     pub credentials: &'a ConnInfo,
+    /// Start a new database as a copy of this template (`branch_from = "template"`).
+    pub template: Option<&'a str>,
 }
 
 impl Session {
@@ -76,6 +78,10 @@ impl Session {
 
     pub fn admin(&self) -> &ConnInfo {
         &self.admin
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The timeline's database name. A branch whose name is already taken by another branch
@@ -315,7 +321,13 @@ impl Session {
                     }
                 }
             }
-            None => ensured.created = self.create(name, &record, role_mode).await?,
+            None => {
+                let (created, warning) = self
+                    .create(name, &record, role_mode, target.template)
+                    .await?;
+                ensured.created = created;
+                ensured.warning = warning;
+            }
         }
         if role_mode && (ensured.created || handed_over) {
             self.close_to_public(name).await?;
@@ -326,19 +338,59 @@ impl Session {
         Ok(ensured)
     }
 
-    /// Creates the database and records ownership. Returns false when another run created it first.
-    async fn create(&self, name: &str, record: &Ownership, role_mode: bool) -> Result<bool> {
+    /// Creates the database — from the template when one is asked for and usable — and records
+    /// ownership. Returns whether this run created it (false when another run did first), and a
+    /// warning when the template could not be used.
+    async fn create(
+        &self,
+        name: &str,
+        record: &Ownership,
+        role_mode: bool,
+        template: Option<&str>,
+    ) -> Result<(bool, Option<String>)> {
         let owner = if role_mode {
             format!(" OWNER {}", quote_ident(name))
         } else {
             String::new()
         };
+        let mut warning = None;
+        if let Some(template) = template {
+            let statement = format!(
+                "CREATE DATABASE {} TEMPLATE {}{owner}",
+                quote_ident(name),
+                quote_ident(template)
+            );
+            match self.client.batch_execute(&statement).await {
+                Ok(()) => {
+                    if role_mode {
+                        // The copied objects belong to the template's role; membership lets the
+                        // branch's own role alter and drop them in its database.
+                        let grant =
+                            format!("GRANT {} TO {}", quote_ident(template), quote_ident(name));
+                        self.client.batch_execute(&grant).await.map_err(|e| {
+                            self.statement_error("grant the template's role to", name, &e)
+                        })?;
+                    }
+                    self.comment(name, record).await?;
+                    return Ok((true, None));
+                }
+                Err(e) if matches!(e.code().map(|c| c.code()), Some("42P04" | "23505")) => {
+                    return Ok((false, None));
+                }
+                Err(e) => {
+                    warning = Some(format!(
+                        "template {template} could not be used ({}); {name} starts empty",
+                        describe(&e)
+                    ));
+                }
+            }
+        }
         let statement = format!("CREATE DATABASE {}{owner}", quote_ident(name));
         if let Err(e) = self.client.batch_execute(&statement).await {
             // 42P04 duplicate_database, or 23505 unique_violation when a concurrent create
             // committed between our look-up and our insert into pg_database: it exists now.
             return match e.code().map(|c| c.code()) {
-                Some("42P04" | "23505") => Ok(false),
+                Some("42P04" | "23505") => Ok((false, warning)),
                 Some("42501") => Err(Error::server(format!(
                     "the admin role `{}` may not create database {name}: it needs CREATEDB ({})",
                     self.admin.user,
@@ -348,6 +400,11 @@ impl Session {
                 _ => Err(self.statement_error("create", name, &e)),
             };
         }
+        self.comment(name, record).await?;
+        Ok((true, warning))
+    }
+
+    async fn comment(&self, name: &str, record: &Ownership) -> Result<()> {
         let statement = format!(
             "COMMENT ON DATABASE {} IS {}",
             quote_ident(name),
@@ -356,12 +413,9 @@ impl Session {
         self.client
             .batch_execute(&statement)
             .await
-            .map_err(|e| self.statement_error("record ownership of", name, &e))?;
-        Ok(true)
+            .map_err(|e| self.statement_error("record ownership of", name, &e))
     }
 
-    /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner,
-    /// serialised per database: concurrent COMMENTs on one object fail otherwise.
     /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner.
     async fn touch(&self, name: &str, owner: &str, record: &Ownership) -> Result<()> {
         let statement = format!(

@@ -9,6 +9,7 @@ pub mod local;
 pub mod lock;
 pub mod ownership;
 pub mod role;
+pub mod template;
 pub mod tls;
 
 use std::path::PathBuf;

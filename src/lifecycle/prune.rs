@@ -99,6 +99,12 @@ fn decide(
 ) -> (bool, String) {
     match m.record.kind {
         Kind::Production => return (false, "production is never pruned".into()),
+        Kind::Template => {
+            return (
+                false,
+                "the template is rebuilt by production runs, never pruned".into(),
+            );
+        }
         Kind::Preview if !include_previews => {
             return (false, "previews are kept without --include-previews".into());
         }

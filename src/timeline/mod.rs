@@ -24,6 +24,9 @@ pub enum Kind {
     Production,
     Branch,
     Preview,
+    /// `{app}-template`: an empty database at production's schema that new branch databases
+    /// are copied from (`branch_from = "template"`). Nothing deploys to it.
+    Template,
 }
 
 impl Kind {
@@ -32,6 +35,7 @@ impl Kind {
             Kind::Production => "production",
             Kind::Branch => "branch",
             Kind::Preview => "preview",
+            Kind::Template => "template",
         }
     }
 }
@@ -137,6 +141,7 @@ impl Timeline {
             (Kind::Preview, Some(pr)) if self.own_preview => naming::pr(app, pr),
             (Kind::Preview, _) => naming::preview(app),
             (Kind::Branch, _) => naming::branch(app, self.branch.as_deref().unwrap_or_default()),
+            (Kind::Template, _) => naming::template(app),
         }
     }
 }

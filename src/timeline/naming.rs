@@ -63,6 +63,11 @@ pub fn preview(app: &str) -> String {
     format!("{app}-preview")
 }
 
+/// The schema-only database new branch databases are copied from.
+pub fn template(app: &str) -> String {
+    format!("{app}-template")
+}
+
 /// One pull/merge request's own preview database.
 pub fn pr(app: &str, number: u64) -> String {
     format!("{app}--pr-{number}")

@@ -515,3 +515,118 @@ fn check_reports_each_point_and_fails_when_a_deploy_would() {
     assert_eq!(point(&json, "connect")["ok"], false);
     assert!(point(&json, "connect")["hint"].is_string());
 }
+
+#[test]
+fn branches_start_from_a_template_at_productions_schema_without_its_data() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    repo.write(
+        "deploydb.toml",
+        "app = \"shop\"\nbranch_from = \"template\"\n[migrate]\ncommand = \"psql -XAtqc 'CREATE TABLE IF NOT EXISTS items (id int)'\"\n",
+    );
+    let env = admin_env(&server);
+    let env = with(&env, &[]);
+    // Before any production run there is no template: a branch starts empty, with a warning.
+    let early = run(deploydb(
+        repo.path(),
+        &["ensure", "--timeline", "branch:early"],
+        &env,
+    ))
+    .expect_code(0);
+    assert!(
+        early.stderr().contains("shop-template could not be used"),
+        "{early}"
+    );
+
+    let production = run(deploydb(
+        repo.path(),
+        &["run", "--timeline", "production"],
+        &env,
+    ))
+    .expect_code(0);
+    assert!(
+        production.stderr().contains("shop-template rebuilt"),
+        "{production}"
+    );
+    let template = server
+        .superuser_sql("SELECT datistemplate FROM pg_database WHERE datname = 'shop-template'");
+    assert_eq!(template, vec!["t"]);
+    let prod_url = |db: &str| {
+        format!(
+            "postgresql://bootstrap:{}@127.0.0.1:{}/{db}",
+            crate::support::SUPERUSER_PASSWORD,
+            server.port()
+        )
+    };
+    // Data that only production has.
+    crate::support::query(
+        &prod_url("shop-production"),
+        "INSERT INTO items VALUES (42)",
+    );
+
+    let json = run(deploydb(
+        repo.path(),
+        &[
+            "ensure",
+            "--format",
+            "json",
+            "--timeline",
+            "branch:feature/t",
+        ],
+        &env,
+    ))
+    .expect_code(0)
+    .json();
+    assert_eq!(json["created"], true);
+    assert!(json["warning"].is_null(), "{json}");
+    let vars = run(deploydb(
+        repo.path(),
+        &["env", "--format", "json", "--timeline", "branch:feature/t"],
+        &env,
+    ))
+    .expect_code(0)
+    .json();
+    let branch_url = format!(
+        "postgresql://{}:{}@127.0.0.1:{}/shop--feature-t",
+        crate::support::encode(vars["PGUSER"].as_str().unwrap()),
+        crate::support::encode(vars["PGPASSWORD"].as_str().unwrap()),
+        server.port()
+    );
+    assert_eq!(
+        crate::support::query(&branch_url, "SELECT count(*) FROM items"),
+        vec!["0"],
+        "schema without data"
+    );
+    crate::support::try_query(&branch_url, "ALTER TABLE items ADD COLUMN name text")
+        .expect("the branch role may change the copied table");
+    // The branch started before the template existed is still empty.
+    let early_tables =
+        server.superuser_sql("SELECT count(*) FROM pg_database WHERE datname = 'shop--early'");
+    assert_eq!(early_tables, vec!["1"]);
+    let list = run(deploydb(repo.path(), &["list", "--format", "json"], &env))
+        .expect_code(0)
+        .json();
+    let kinds: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"template"), "{kinds:?}");
+    // prune never touches it.
+    let live = repo.path().join("live.txt");
+    fs::write(&live, "main\n").unwrap();
+    let pruned = run(deploydb(
+        repo.path(),
+        &["prune", "--branches-from", live.to_str().unwrap()],
+        &env,
+    ))
+    .expect_code(0);
+    assert!(
+        pruned.stdout().contains("drop       shop--feature-t"),
+        "{pruned}"
+    );
+    let template =
+        server.superuser_sql("SELECT count(*) FROM pg_database WHERE datname = 'shop-template'");
+    assert_eq!(template, vec!["1"], "prune dropped the template");
+}

@@ -1,0 +1,176 @@
+//! `branch_from = "template"`: after production's migration succeeds, `{app}-template` is made
+//! afresh — an empty database migrated to production's schema, never a copy of production's
+//! data — and new branch databases are created from it in one statement, so only the branch's
+//! own migrations still run. Under role isolation the template's objects belong to a role of
+//! its own, `{app}-template`, which each branch role is made a member of.
+
+use tokio_postgres::types::Type;
+
+use super::connect::{connect, describe};
+use super::conninfo::ConnInfo;
+use super::ensure::{Session, quote_ident, quote_literal};
+use super::ownership::Ownership;
+use super::role::{self, Isolation, RoleState};
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::timeline::{Kind, Timeline, naming};
+
+/// A template being rebuilt: the connection its migration runs with.
+pub struct Rebuild {
+    pub database: String,
+    pub credentials: ConnInfo,
+}
+
+/// Drops the old template (when it is deploydb's and not in use) and creates an empty one with
+/// its role and grants. `Ok(None)` with a reason when the template cannot be rebuilt now.
+pub async fn begin(
+    session: &Session,
+    app: &str,
+    isolation: Isolation,
+    role_password: Option<Secret>,
+) -> Result<Result<Rebuild, String>> {
+    let name = naming::template(app);
+    let client = &session.client;
+    let fail = |action: &str, e: &tokio_postgres::Error| {
+        Error::server(format!("could not {action} {name}: {}", describe(e)))
+    };
+    let existing = client
+        .query_typed(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &[(&name, Type::TEXT)],
+        )
+        .await
+        .map_err(|e| fail("look up", &e))?;
+    if let Some(row) = existing.first() {
+        let ours = row
+            .get::<_, Option<String>>(0)
+            .as_deref()
+            .and_then(Ownership::parse)
+            .is_some_and(|o| o.app == app && o.kind == Kind::Template);
+        if !ours {
+            return Ok(Err(format!(
+                "a database named {name} exists and is not deploydb's template"
+            )));
+        }
+        let ident = quote_ident(&name);
+        client
+            .batch_execute(&format!("ALTER DATABASE {ident} IS_TEMPLATE false"))
+            .await
+            .map_err(|e| fail("unmark", &e))?;
+        if let Err(e) = client
+            .batch_execute(&format!("DROP DATABASE {ident}"))
+            .await
+        {
+            // In use: a branch is being copied from it right now. Keep it for next time.
+            let _ = client
+                .batch_execute(&format!("ALTER DATABASE {ident} IS_TEMPLATE true"))
+                .await;
+            return Ok(Err(format!("{name} is in use ({})", describe(&e))));
+        }
+    }
+    let now: String = client
+        .query_one(
+            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+            &[],
+        )
+        .await
+        .map_err(|e| fail("read the time for", &e))?
+        .get(0);
+    let timeline = Timeline {
+        kind: Kind::Template,
+        branch: None,
+        pr: None,
+        source: crate::timeline::Source::Flag,
+        production_branch: String::new(),
+        own_preview: false,
+    };
+    let record = Ownership::new(app, &timeline, now);
+    let mut credentials = session.admin().with_database(&name);
+    if isolation == Isolation::Role {
+        let password = role_password.unwrap_or_else(|| Secret::new(""));
+        let state = role_state(session, &name).await?;
+        let plan = role::plan(
+            &name,
+            &password,
+            &record,
+            &state,
+            session.server_version,
+            session.superuser,
+        )?;
+        role::apply(client, &name, &plan, !state.exists).await?;
+        credentials.user = name.clone();
+        credentials.password = Some(password);
+    }
+    let ident = quote_ident(&name);
+    client
+        .batch_execute(&format!("CREATE DATABASE {ident}"))
+        .await
+        .map_err(|e| fail("create", &e))?;
+    client
+        .batch_execute(&format!(
+            "COMMENT ON DATABASE {ident} IS {}; REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC",
+            quote_literal(&record.to_json())
+        ))
+        .await
+        .map_err(|e| fail("record ownership of", &e))?;
+    if isolation == Isolation::Role {
+        client
+            .batch_execute(&format!(
+                "GRANT CONNECT, CREATE ON DATABASE {ident} TO {ident}"
+            ))
+            .await
+            .map_err(|e| fail("grant access to", &e))?;
+        // The template role builds the schema in `public`, which the admin owns here.
+        let inside = connect(&session.admin().with_database(&name), session.timeout()).await?;
+        inside
+            .batch_execute(&format!("GRANT CREATE ON SCHEMA public TO {ident}"))
+            .await
+            .map_err(|e| fail("grant the public schema of", &e))?;
+    }
+    Ok(Ok(Rebuild {
+        database: name,
+        credentials,
+    }))
+}
+
+/// Marks the rebuilt template as one to copy from, or drops it when its migration failed.
+pub async fn finish(session: &Session, rebuild: &Rebuild, migrated: bool) -> Result<()> {
+    let ident = quote_ident(&rebuild.database);
+    let statement = if migrated {
+        format!("ALTER DATABASE {ident} IS_TEMPLATE true")
+    } else {
+        format!("DROP DATABASE IF EXISTS {ident}")
+    };
+    session.client.batch_execute(&statement).await.map_err(|e| {
+        Error::server(format!(
+            "could not finish {}: {}",
+            rebuild.database,
+            describe(&e)
+        ))
+    })
+}
+
+async fn role_state(session: &Session, name: &str) -> Result<RoleState> {
+    let needed = if session.server_version >= 160000 {
+        "SET"
+    } else {
+        "MEMBER"
+    };
+    let row = session
+        .client
+        .query_typed_one(
+            &format!(
+                "SELECT r.oid IS NOT NULL, shobj_description(r.oid, 'pg_authid'), \
+                        coalesce(pg_has_role(current_user, r.oid, '{needed}'), false) \
+                 FROM (SELECT to_regrole(quote_ident($1))::oid AS oid) AS r"
+            ),
+            &[(&name, Type::TEXT)],
+        )
+        .await
+        .map_err(|e| Error::server(format!("could not look up role {name}: {}", describe(&e))))?;
+    Ok(RoleState {
+        exists: row.get(0),
+        comment: row.get(1),
+        admin_may_use: row.get(2),
+    })
+}
