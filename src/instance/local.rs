@@ -318,6 +318,9 @@ const THROWAWAY_SETTINGS: &[&str] = &[
 /// in its data directory before it starts (certificates, a pg_hba.conf).
 #[derive(Default)]
 pub struct ThrowawayOptions {
+    /// The folder to make the cluster's temp directory in (default: the system's temp folder);
+    /// a tmpfs such as /dev/shm takes disk noise out of benchmarks.
+    pub parent: Option<PathBuf>,
     pub port: Option<u16>,
     pub settings: Vec<String>,
     pub files: Vec<(String, Vec<u8>)>,
@@ -334,10 +337,16 @@ impl Throwaway {
         options: ThrowawayOptions,
     ) -> Result<Throwaway> {
         let bins = Binaries::find(&Env::from_process())?;
-        let dir = tempfile::Builder::new()
-            .prefix("deploydb-cluster-")
-            .tempdir()
-            .map_err(|e| Error::local(format!("could not create a temp directory: {e}")))?;
+        let builder = {
+            let mut b = tempfile::Builder::new();
+            b.prefix("deploydb-cluster-");
+            b
+        };
+        let dir = match &options.parent {
+            Some(parent) => builder.tempdir_in(parent),
+            None => builder.tempdir(),
+        }
+        .map_err(|e| Error::local(format!("could not create a temp directory: {e}")))?;
         hand_over(server_account()?, dir.path())?;
         let mut settings: Vec<&str> = THROWAWAY_SETTINGS.to_vec();
         settings.extend(options.settings.iter().map(String::as_str));
