@@ -64,14 +64,8 @@ pub(super) fn read_gradle(manifest: &Manifest, found: &mut Found) {
 }
 
 pub(super) fn read_composer(manifest: &Manifest, found: &mut Found) {
-    let json: Value = match serde_json::from_str(&manifest.text) {
-        Ok(v) => v,
-        Err(e) => {
-            found
-                .warnings
-                .push(manifest.warning(format!("not valid JSON: {e}")));
-            return;
-        }
+    let Some(json) = manifest.json(found) else {
+        return;
     };
     let names: Vec<&str> = ["require", "require-dev"]
         .iter()

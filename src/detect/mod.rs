@@ -114,6 +114,28 @@ impl Manifest {
         self.text.lines().position(test).map_or(1, |i| i + 1)
     }
 
+    /// The manifest as JSON; a parse failure becomes a warning naming the file.
+    pub fn json(&self, found: &mut Found) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.text)
+            .map_err(|e| {
+                found
+                    .warnings
+                    .push(self.warning(format!("not valid JSON: {e}")))
+            })
+            .ok()
+    }
+
+    /// The manifest as TOML; a parse failure becomes a warning naming the file.
+    pub fn toml(&self, found: &mut Found) -> Option<toml::Table> {
+        toml::from_str(&self.text)
+            .map_err(|e: toml::de::Error| {
+                found
+                    .warnings
+                    .push(self.warning(format!("not valid TOML: {}", e.message().trim())))
+            })
+            .ok()
+    }
+
     /// The 1-based line holding byte `offset`.
     pub fn line_at(&self, offset: usize) -> usize {
         self.text[..offset.min(self.text.len())]

@@ -46,14 +46,8 @@ const MULTI_ENGINE: &[&str] = &[
 ];
 
 pub(super) fn read(manifest: &Manifest, found: &mut Found) {
-    let json: Value = match serde_json::from_str(&manifest.text) {
-        Ok(v) => v,
-        Err(e) => {
-            found
-                .warnings
-                .push(manifest.warning(format!("not valid JSON: {e}")));
-            return;
-        }
+    let Some(json) = manifest.json(found) else {
+        return;
     };
     let names = dependency_names(&json);
     let mut has_pg_driver = false;

@@ -110,14 +110,8 @@ pub(super) fn includes(manifest: &Manifest) -> Vec<PathBuf> {
 }
 
 pub(super) fn read_pyproject(manifest: &Manifest, found: &mut Found) {
-    let doc: toml::Table = match toml::from_str(&manifest.text) {
-        Ok(t) => t,
-        Err(e) => {
-            found
-                .warnings
-                .push(manifest.warning(format!("not valid TOML: {}", e.message().trim())));
-            return;
-        }
+    let Some(doc) = manifest.toml(found) else {
+        return;
     };
     let get = |path: &[&str]| -> Option<&toml::Value> {
         let mut value = doc.get(path[0])?;
@@ -168,14 +162,8 @@ pub(super) fn read_pyproject(manifest: &Manifest, found: &mut Found) {
 
 /// Pipfile is TOML: `[packages]` and `[dev-packages]` tables.
 pub(super) fn read_pipfile(manifest: &Manifest, found: &mut Found) {
-    let doc: toml::Table = match toml::from_str(&manifest.text) {
-        Ok(t) => t,
-        Err(e) => {
-            found
-                .warnings
-                .push(manifest.warning(format!("not valid TOML: {}", e.message().trim())));
-            return;
-        }
+    let Some(doc) = manifest.toml(found) else {
+        return;
     };
     for table in ["packages", "dev-packages"] {
         let Some(packages) = doc.get(table).and_then(toml::Value::as_table) else {

@@ -43,7 +43,8 @@ pub fn append_outputs(path: &Path, outputs: &[(&str, &str)]) -> Result<()> {
     append(path, "GITHUB_OUTPUT", &text)
 }
 
-fn append(path: &Path, what: &str, text: &str) -> Result<()> {
+/// Appends to one of the runner's files (`$GITHUB_ENV`, `$GITHUB_OUTPUT`, the step summary).
+pub(crate) fn append(path: &Path, what: &str, text: &str) -> Result<()> {
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)

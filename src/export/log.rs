@@ -1,7 +1,6 @@
 //! How deploydb's output fits each CI's log: collapsible sections around the migration's
 //! output, error annotations that point at the config line, and GitHub's job summary.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::env::Env;
@@ -89,17 +88,7 @@ fn escape_property(text: &str) -> String {
 
 /// Appends markdown to `$GITHUB_STEP_SUMMARY`.
 pub fn append_summary(path: &Path, markdown: &str) -> Result<()> {
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(markdown.as_bytes()))
-        .map_err(|e| {
-            Error::export(format!(
-                "could not append to $GITHUB_STEP_SUMMARY ({}): {e}",
-                path.display()
-            ))
-        })
+    super::github::append(path, "GITHUB_STEP_SUMMARY", markdown)
 }
 
 #[cfg(test)]

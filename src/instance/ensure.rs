@@ -250,19 +250,7 @@ impl Session {
         }
         if target.isolation == Isolation::Role {
             let fresh = Ownership::new(target.app, target.timeline, state.now.clone());
-            let password = target
-                .credentials
-                .password
-                .clone()
-                .unwrap_or_else(|| Secret::new(""));
-            let plan = role::plan(
-                name,
-                &password,
-                &fresh,
-                &state.role,
-                self.server_version,
-                self.superuser,
-            )?;
+            let plan = self.role_plan(name, target, &fresh, &state.role)?;
             if !plan.is_empty() || existing.owner != name {
                 return Ok(None);
             }
@@ -274,24 +262,35 @@ impl Session {
         }))
     }
 
+    /// What the timeline's role needs (see [`role::plan`]), with the app's credentials.
+    fn role_plan(
+        &self,
+        name: &str,
+        target: &Target<'_>,
+        record: &Ownership,
+        state: &RoleState,
+    ) -> Result<Vec<String>> {
+        let password = target
+            .credentials
+            .password
+            .clone()
+            .unwrap_or_else(|| Secret::new(""));
+        role::plan(
+            name,
+            &password,
+            record,
+            state,
+            self.server_version,
+            self.superuser,
+        )
+    }
+
     /// The work, under the timeline's lock, from a state read under it.
     async fn act(&mut self, name: &str, target: &Target<'_>, state: State) -> Result<Ensured> {
         let record = Ownership::new(target.app, target.timeline, state.now.clone());
         let role_mode = target.isolation == Isolation::Role;
         if role_mode {
-            let password = target
-                .credentials
-                .password
-                .clone()
-                .unwrap_or_else(|| Secret::new(""));
-            let plan = role::plan(
-                name,
-                &password,
-                &record,
-                &state.role,
-                self.server_version,
-                self.superuser,
-            )?;
+            let plan = self.role_plan(name, target, &record, &state.role)?;
             role::apply(&self.client, name, &plan, !state.role.exists).await?;
         }
         let mut ensured = Ensured {

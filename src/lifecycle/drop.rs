@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Kind as ErrorKind, Result, exit};
 use crate::instance::{self, ensure::Session, ownership::Ownership};
-use crate::timeline::{self, Kind};
+use crate::timeline::Kind;
 
 pub struct Options<'a> {
     pub yes: bool,
@@ -22,13 +22,7 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
             ),
         );
     }
-    let timeline = timeline::resolve(timeline::Inputs {
-        spec: config.timeline.clone(),
-        production_branch: config.production_branch.as_deref(),
-        preview: config.preview,
-        env,
-        root: &config.root,
-    })?;
+    let (timeline, _) = crate::pipeline::resolve_timeline(config, env)?;
     let admin = instance::admin(config, env)?;
     let session = Session::open(&admin, config.connect_timeout).await?;
     let resolved = session.resolve(&config.app, &timeline).await?;

@@ -586,12 +586,7 @@ fn branches_start_from_a_template_at_productions_schema_without_its_data() {
     ))
     .expect_code(0)
     .json();
-    let branch_url = format!(
-        "postgresql://{}:{}@127.0.0.1:{}/shop--feature-t",
-        crate::support::encode(vars["PGUSER"].as_str().unwrap()),
-        crate::support::encode(vars["PGPASSWORD"].as_str().unwrap()),
-        server.port()
-    );
+    let branch_url = crate::support::url_from_exports(&vars, "shop--feature-t");
     assert_eq!(
         crate::support::query(&branch_url, "SELECT count(*) FROM items"),
         vec!["0"],

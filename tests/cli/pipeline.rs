@@ -61,35 +61,9 @@ fn eight_racing_processes_all_succeed_and_one_creates() {
     let server = Server::start();
     let repo = Repo::new("race");
     let env = admin_env(&server);
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            deploydb(
-                repo.path(),
-                &["ensure", "--format", "json"],
-                &with(&env, &[]),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-        })
-        .collect();
-    let mut created = 0;
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "a racer failed: {}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        assert_eq!(json["database"], "shop--race");
-        if json["created"] == true {
-            created += 1;
-        }
-    }
+    let reports = support::race_ensures(&repo, &with(&env, &[]), 8);
+    assert!(reports.iter().all(|r| r["database"] == "shop--race"));
+    let created = reports.iter().filter(|r| r["created"] == true).count();
     assert_eq!(created, 1, "exactly one racer creates the database");
     assert_eq!(server.databases(), vec!["shop--race"]);
 }

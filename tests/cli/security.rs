@@ -25,15 +25,6 @@ fn exported(repo: &Repo, env: &[(&str, &str)], timeline: &str) -> serde_json::Va
     .json()
 }
 
-fn url_for(vars: &serde_json::Value, database: &str) -> String {
-    format!(
-        "postgresql://{}:{}@127.0.0.1:{}/{database}",
-        support::encode(vars["PGUSER"].as_str().unwrap()),
-        support::encode(vars["PGPASSWORD"].as_str().unwrap()),
-        vars["PGPORT"].as_str().unwrap()
-    )
-}
-
 #[test]
 fn a_branch_role_owns_its_database_and_reaches_nothing_else() {
     let server = Server::start();
@@ -56,14 +47,14 @@ fn a_branch_role_owns_its_database_and_reaches_nothing_else() {
     assert_eq!(branch["PGUSER"], "shop--feature-x");
     assert_eq!(branch["PGPASSWORD"], role_password("shop--feature-x"));
 
-    let own = url_for(&branch, "shop--feature-x");
+    let own = support::url_from_exports(&branch, "shop--feature-x");
     try_query(&own, "CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
         .expect("the role can create tables in its database");
     assert_eq!(
         try_query(&own, "SELECT count(*) FROM t").unwrap(),
         vec!["1"]
     );
-    let production = url_for(&branch, "shop-production");
+    let production = support::url_from_exports(&branch, "shop-production");
     let refused = try_query(&production, "SELECT 1").unwrap_err();
     assert!(refused.contains("permission denied"), "{refused}");
     let refused = try_query(&own, "CREATE DATABASE sneaky").unwrap_err();
@@ -95,7 +86,13 @@ fn role_passwords_rotate_with_the_role_secret() {
         &with(&base, &[("DEPLOYDB_ROLE_SECRET", "key-one")]),
     ))
     .expect_code(0);
-    assert!(try_query(&url_for(&first, "shop--feature-rot"), "SELECT 1").is_ok());
+    assert!(
+        try_query(
+            &support::url_from_exports(&first, "shop--feature-rot"),
+            "SELECT 1"
+        )
+        .is_ok()
+    );
     let ensured = run(deploydb(
         repo.path(),
         &["ensure"],
@@ -110,10 +107,20 @@ fn role_passwords_rotate_with_the_role_secret() {
     );
     assert_ne!(first["PGPASSWORD"], second["PGPASSWORD"]);
     assert!(
-        try_query(&url_for(&first, "shop--feature-rot"), "SELECT 1").is_err(),
+        try_query(
+            &support::url_from_exports(&first, "shop--feature-rot"),
+            "SELECT 1"
+        )
+        .is_err(),
         "the old password still works"
     );
-    assert!(try_query(&url_for(&second, "shop--feature-rot"), "SELECT 1").is_ok());
+    assert!(
+        try_query(
+            &support::url_from_exports(&second, "shop--feature-rot"),
+            "SELECT 1"
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -505,30 +512,8 @@ fn thirty_two_concurrent_ensures_of_one_new_database_all_succeed() {
     let server = Server::start();
     let repo = Repo::new("feature/herd");
     let env = admin_env(&server);
-    let children: Vec<_> = (0..32)
-        .map(|_| {
-            deploydb(
-                repo.path(),
-                &["ensure", "--format", "json"],
-                &with(&env, &[]),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-        })
-        .collect();
-    let mut created = 0;
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        created += usize::from(json["created"] == true);
-    }
+    let reports = support::race_ensures(&repo, &with(&env, &[]), 32);
+    let created = reports.iter().filter(|r| r["created"] == true).count();
     assert_eq!(created, 1);
     assert_eq!(server.databases(), vec!["shop--feature-herd"]);
 }

@@ -367,3 +367,41 @@ pub fn path_with_deploydb() -> String {
         std::env::var("PATH").unwrap_or_default()
     )
 }
+
+/// Starts `n` `deploydb ensure --format json` at once in `repo` and returns each one's JSON
+/// report, asserting that every racer succeeded.
+pub fn race_ensures(repo: &Repo, env: &[(&str, &str)], n: usize) -> Vec<serde_json::Value> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            deploydb(repo.path(), &["ensure", "--format", "json"], env)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "a racer failed: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).unwrap()
+        })
+        .collect()
+}
+
+/// A URL for `database` with the credentials of an exported connection (`deploydb env --format
+/// json`).
+pub fn url_from_exports(vars: &serde_json::Value, database: &str) -> String {
+    format!(
+        "postgresql://{}:{}@127.0.0.1:{}/{database}",
+        encode(vars["PGUSER"].as_str().unwrap()),
+        encode(vars["PGPASSWORD"].as_str().unwrap()),
+        vars["PGPORT"].as_str().unwrap()
+    )
+}
