@@ -381,3 +381,99 @@ fn the_dockerfile_passes_hadolint() {
         String::from_utf8_lossy(&hadolint.stdout)
     );
 }
+
+/// The action's scripts, run as the runner would run them (inputs as environment variables,
+/// the runner's files in a temp folder): the cache key, the install step with the binary
+/// already restored from the cache, and the run step for `ensure` and `drop`.
+#[test]
+fn the_action_scripts_work_as_a_runner_runs_them() {
+    let server = Server::start();
+    let repo = Repo::new("feature/action");
+    let runner = tempfile::tempdir().unwrap();
+    let file = |name: &str| runner.path().join(name).to_str().unwrap().to_string();
+    let action = root().to_str().unwrap();
+    let script = |name: &str, env: &[(&str, &str)]| {
+        let output = Command::new("bash")
+            .arg(root().join("ci").join(name))
+            .current_dir(repo.path())
+            .env_clear()
+            .env("PATH", support::path_with_deploydb())
+            .env("GITHUB_ACTION_PATH", action)
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code(), text)
+    };
+
+    let (code, _) = script("github-cache-key.sh", &[("GITHUB_OUTPUT", &file("key"))]);
+    assert_eq!(code, Some(0));
+    let key = fs::read_to_string(file("key")).unwrap();
+    assert!(
+        key.starts_with("key=deploydb-Linux-X64-source-") && key.trim().len() > 35,
+        "{key}"
+    );
+
+    let cached = runner.path().join("tool/bin");
+    fs::create_dir_all(&cached).unwrap();
+    fs::copy(env!("CARGO_BIN_EXE_deploydb"), cached.join("deploydb")).unwrap();
+    let tool = runner.path().join("tool");
+    let (code, out) = script(
+        "github-install.sh",
+        &[
+            ("DEPLOYDB_INSTALL_DIR", tool.to_str().unwrap()),
+            ("GITHUB_PATH", &file("path")),
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        fs::read_to_string(file("path")).unwrap().trim(),
+        cached.to_str().unwrap()
+    );
+
+    let outputs = file("outputs");
+    let admin = server.admin_url();
+    // Inputs left empty arrive as empty strings and must mean "not set".
+    let with_inputs = |inputs: &[(&'static str, &'static str)]| -> Vec<(&str, &str)> {
+        let mut env = vec![
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REF_NAME", "feature/action"),
+            ("GITHUB_OUTPUT", outputs.as_str()),
+            ("DEPLOYDB_ADMIN_URL", admin.as_str()),
+            ("DEPLOYDB_APP", ""),
+            ("DEPLOYDB_ISOLATION", ""),
+        ];
+        env.extend_from_slice(inputs);
+        env
+    };
+    let (code, out) = script(
+        "github-run.sh",
+        &with_inputs(&[("DEPLOYDB_COMMAND", "ensure")]),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        fs::read_to_string(&outputs)
+            .unwrap()
+            .contains("shop--feature-action")
+    );
+    assert_eq!(server.databases(), vec!["shop--feature-action"]);
+
+    let drop = with_inputs(&[
+        ("DEPLOYDB_COMMAND", "drop"),
+        ("DEPLOYDB_TIMELINE", "branch:feature/action"),
+    ]);
+    let (code, out) = script("github-run.sh", &drop);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(server.databases().is_empty(), "{out}");
+
+    let bad = with_inputs(&[("DEPLOYDB_COMMAND", "explode")]);
+    let (code, out) = script("github-run.sh", &bad);
+    assert_eq!(code, Some(2));
+    assert!(
+        out.contains("::error::deploydb: command must be run, ensure, drop or prune"),
+        "{out}"
+    );
+}
