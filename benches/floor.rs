@@ -276,8 +276,9 @@ fn main() {
     growth(&bench, large);
 }
 
-fn superuser(bench: &Bench, sql: &str) {
-    let status = Command::new("psql")
+/// Runs `sql` as the cluster's superuser and returns what psql printed.
+fn superuser(bench: &Bench, sql: &str) -> String {
+    let output = Command::new("psql")
         .args([
             "-XAtq",
             "-h",
@@ -292,9 +293,14 @@ fn superuser(bench: &Bench, sql: &str) {
         .arg("-p")
         .arg(bench.cluster.cluster.port.to_string())
         .env("PGPASSWORD", "bench-super-password")
-        .status()
+        .output()
         .expect("psql runs");
-    assert!(status.success(), "{sql}");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// A repository that uses pg, on a branch, with nothing else in it.
@@ -570,22 +576,8 @@ fn growth(bench: &Bench, large: bool) {
 }
 
 fn count_databases(bench: &Bench) -> usize {
-    let out = Command::new("psql")
-        .args([
-            "-XAtq",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "bench_super",
-            "-d",
-            "postgres",
-            "-c",
-            "select count(*) from pg_database",
-        ])
-        .arg("-p")
-        .arg(bench.cluster.cluster.port.to_string())
-        .env("PGPASSWORD", "bench-super-password")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    superuser(bench, "select count(*) from pg_database")
+        .trim()
+        .parse()
+        .unwrap()
 }
