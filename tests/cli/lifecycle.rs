@@ -23,20 +23,8 @@ fn list_shows_only_databases_deploydb_owns() {
     let repo = Repo::new("main");
     let env = admin_env(&server);
     let env = with(&env, &[]);
-    for timeline in ["branch:a", "branch:b", "production"] {
-        run(deploydb(
-            repo.path(),
-            &["ensure", "--timeline", timeline],
-            &env,
-        ))
-        .expect_code(0);
-    }
-    run(deploydb(
-        repo.path(),
-        &["--app", "blog", "ensure", "--timeline", "branch:a"],
-        &env,
-    ))
-    .expect_code(0);
+    crate::support::ensure_all(&repo, &env, None, &["branch:a", "branch:b", "production"]);
+    crate::support::ensure_all(&repo, &env, Some("blog"), &["branch:a"]);
     server.superuser_sql(r#"CREATE DATABASE "shop--by-hand""#);
     server.superuser_sql(r#"CREATE DATABASE "shop--other-tool""#);
     server.superuser_sql(r#"COMMENT ON DATABASE "shop--other-tool" IS '{"managed_by":"something-else","app":"shop"}'"#);
@@ -100,18 +88,7 @@ fn drop_refuses_production_and_unowned_databases_and_takes_the_role_along() {
     let repo = Repo::new("main");
     let env = admin_env(&server);
     let env = with(&env, &[]);
-    run(deploydb(
-        repo.path(),
-        &["ensure", "--timeline", "production"],
-        &env,
-    ))
-    .expect_code(0);
-    run(deploydb(
-        repo.path(),
-        &["ensure", "--timeline", "branch:feature/x"],
-        &env,
-    ))
-    .expect_code(0);
+    crate::support::ensure_all(&repo, &env, None, &["production", "branch:feature/x"]);
     server.superuser_sql(r#"CREATE DATABASE "shop--by-hand""#);
 
     for args in [
@@ -229,20 +206,13 @@ fn prune_drops_exactly_the_vanished_branches_and_keeps_the_rest() {
     let repo = Repo::new("main");
     let env = admin_env(&server);
     let env = with(&env, &[]);
-    for timeline in ["production", "preview", "branch:a", "branch:b", "branch:c"] {
-        run(deploydb(
-            repo.path(),
-            &["ensure", "--timeline", timeline],
-            &env,
-        ))
-        .expect_code(0);
-    }
-    run(deploydb(
-        repo.path(),
-        &["--app", "blog", "ensure", "--timeline", "branch:a"],
+    crate::support::ensure_all(
+        &repo,
         &env,
-    ))
-    .expect_code(0);
+        None,
+        &["production", "preview", "branch:a", "branch:b", "branch:c"],
+    );
+    crate::support::ensure_all(&repo, &env, Some("blog"), &["branch:a"]);
     server.superuser_sql(r#"CREATE DATABASE "shop--by-hand""#);
     let live = repo.path().join("branches.txt");
     fs::write(&live, "0123abcd\trefs/heads/main\n0123abcd\trefs/heads/b\n").unwrap();
@@ -337,14 +307,12 @@ fn older_than_reads_last_deployed_at_which_every_run_refreshes() {
     let repo = Repo::new("main");
     let env = admin_env(&server);
     let env = with(&env, &[]);
-    for timeline in ["branch:stale", "branch:fresh", "production"] {
-        run(deploydb(
-            repo.path(),
-            &["ensure", "--timeline", timeline],
-            &env,
-        ))
-        .expect_code(0);
-    }
+    crate::support::ensure_all(
+        &repo,
+        &env,
+        None,
+        &["branch:stale", "branch:fresh", "production"],
+    );
     let long_ago = "2020-01-01T00:00:00Z";
     for database in ["shop--stale", "shop--fresh", "shop-production"] {
         set_last_deployed(&server, database, long_ago);

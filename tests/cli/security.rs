@@ -31,18 +31,7 @@ fn a_branch_role_owns_its_database_and_reaches_nothing_else() {
     let repo = Repo::new("feature/x");
     let env = admin_env(&server);
     let env = with(&env, &[]);
-    run(deploydb(
-        repo.path(),
-        &["ensure", "--timeline", "production"],
-        &env,
-    ))
-    .expect_code(0);
-    run(deploydb(
-        repo.path(),
-        &["ensure", "--timeline", "branch:feature/x"],
-        &env,
-    ))
-    .expect_code(0);
+    crate::support::ensure_all(&repo, &env, None, &["production", "branch:feature/x"]);
     let branch = exported(&repo, &env, "branch:feature/x");
     assert_eq!(branch["PGUSER"], "shop--feature-x");
     assert_eq!(branch["PGPASSWORD"], role_password("shop--feature-x"));

@@ -405,3 +405,15 @@ pub fn url_from_exports(vars: &serde_json::Value, database: &str) -> String {
         vars["PGPORT"].as_str().unwrap()
     )
 }
+
+/// `deploydb [--app APP] ensure --timeline T` for each timeline, each expected to succeed.
+pub fn ensure_all(repo: &Repo, env: &[(&str, &str)], app: Option<&str>, timelines: &[&str]) {
+    for timeline in timelines {
+        let mut args = Vec::new();
+        if let Some(app) = app {
+            args.extend(["--app", app]);
+        }
+        args.extend(["ensure", "--timeline", timeline]);
+        run(deploydb(repo.path(), &args, env)).expect_code(0);
+    }
+}
