@@ -1,5 +1,5 @@
 //! Handing the timeline's connection to the rest of the pipeline as `PG*` variables and
-//! `DATABASE_URL`: into GitHub's `GITHUB_ENV`, a GitLab dotenv report, or printed for a shell.
+//! `DATABASE_URL` (and the JDBC buildpack convention, and the CA file for Node and Deno): into GitHub's `GITHUB_ENV`, a GitLab dotenv report, or printed for a shell.
 
 pub mod format;
 pub mod github;
@@ -48,8 +48,21 @@ impl Exports {
         vars.push(("PGSSLMODE", Value::Plain(conn.sslmode.as_str().to_string())));
         if let Some(ca) = &conn.sslrootcert {
             vars.push(("PGSSLROOTCERT", Value::Plain(ca.clone())));
+            // node-postgres and postgres.js read no PGSSLROOTCERT; Node adds this file to its
+            // roots for every TLS connection (and Deno reads DENO_CERT the same way).
+            if ca != "system" {
+                vars.push(("NODE_EXTRA_CA_CERTS", Value::Plain(ca.clone())));
+                vars.push(("DENO_CERT", Value::Plain(ca.clone())));
+            }
         }
         vars.push(("DATABASE_URL", Value::Secret(conn.url())));
+        if let Some(jdbc) = conn.jdbc_url() {
+            vars.push(("JDBC_DATABASE_URL", Value::Secret(jdbc)));
+            vars.push(("JDBC_DATABASE_USERNAME", Value::Plain(conn.user.clone())));
+            if let Some(password) = &conn.password {
+                vars.push(("JDBC_DATABASE_PASSWORD", Value::Secret(password.clone())));
+            }
+        }
         Exports { vars }
     }
 

@@ -10,8 +10,8 @@ use url::Url;
 
 use crate::secret::Secret;
 
-/// libpq's `sslmode`. Its default is `prefer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// libpq's `sslmode`. Its default is `prefer`. Ordered from weakest to strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SslMode {
     Disable,
     Allow,
@@ -52,6 +52,16 @@ const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// What RFC 3986 requires encoded in a query value, plus the characters form-style parsers give
+/// a meaning (`&`, `=`, `+`, `#`, `%`): a path such as `/tmp/ca.pem` stays readable and, above
+/// all, free of `%`, which configparser (Alembic's `set_main_option`) would try to interpolate.
+const QUERY_VALUE: &AsciiSet = &USERINFO
+    .remove(b'/')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b',')
+    .remove(b'!');
 
 /// Query keys we understand; libpq rejects unknown ones too, and silently ignoring a typo such
 /// as `sslmdoe=require` would connect without the TLS the user asked for.
@@ -210,11 +220,48 @@ impl ConnInfo {
         out.extend(utf8_percent_encode(&self.dbname, USERINFO));
         let mut query = vec![format!("sslmode={}", self.sslmode.as_str())];
         if let Some(ca) = &self.sslrootcert {
-            query.push(format!("sslrootcert={}", utf8_percent_encode(ca, USERINFO)));
+            query.push(format!(
+                "sslrootcert={}",
+                utf8_percent_encode(ca, QUERY_VALUE)
+            ));
         }
         out.push('?');
         out.push_str(&query.join("&"));
         out
+    }
+
+    /// The JDBC form (`jdbc:postgresql://host:port/db?…`), user and password as query
+    /// parameters as pgjdbc and the Java buildpacks expect them. `None` for a Unix socket,
+    /// which pgjdbc cannot reach without a socket factory of the app's own.
+    pub fn jdbc_url(&self) -> Option<Secret> {
+        if self.host.starts_with('/') {
+            return None;
+        }
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let mut out = format!(
+            "jdbc:postgresql://{host}:{}/{}?user={}",
+            self.port,
+            utf8_percent_encode(&self.dbname, USERINFO),
+            utf8_percent_encode(&self.user, QUERY_VALUE)
+        );
+        if let Some(password) = &self.password {
+            out.push_str(&format!(
+                "&password={}",
+                utf8_percent_encode(password.expose(), QUERY_VALUE)
+            ));
+        }
+        out.push_str(&format!("&sslmode={}", self.sslmode.as_str()));
+        if let Some(ca) = &self.sslrootcert {
+            out.push_str(&format!(
+                "&sslrootcert={}",
+                utf8_percent_encode(ca, QUERY_VALUE)
+            ));
+        }
+        Some(Secret::new(out))
     }
 
     pub fn pg_config(&self) -> tokio_postgres::Config {
