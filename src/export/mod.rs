@@ -55,7 +55,14 @@ impl Exports {
                 vars.push(("DENO_CERT", Value::Plain(ca.clone())));
             }
         }
-        vars.push(("DATABASE_URL", Value::Secret(conn.url())));
+        // The CA travels in PGSSLROOTCERT (libpq, psycopg, asyncpg, pgx, lib/pq and sqlx read
+        // it) and NODE_EXTRA_CA_CERTS, not in the URL: postgres.js sends unknown URL parameters
+        // to the server as settings, which refuses `sslrootcert`.
+        let url = ConnInfo {
+            sslrootcert: None,
+            ..conn.clone()
+        };
+        vars.push(("DATABASE_URL", Value::Secret(url.url())));
         if let Some(jdbc) = conn.jdbc_url() {
             vars.push(("JDBC_DATABASE_URL", Value::Secret(jdbc)));
             vars.push(("JDBC_DATABASE_USERNAME", Value::Plain(conn.user.clone())));
