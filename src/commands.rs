@@ -10,7 +10,7 @@ use crate::cli::{
 use crate::detect;
 use crate::env::Env;
 use crate::error::{Error, Result, exit};
-use crate::export::{self, Exports, format::render};
+use crate::export::{self, format::render};
 use crate::instance::local;
 use crate::lifecycle;
 use crate::pipeline::{Plan, load_config, resolve_timeline};
@@ -19,7 +19,7 @@ use crate::report;
 pub async fn ensure(global: &Global, args: EnsureArgs, env: &Env, cwd: &Path) -> Result<i32> {
     let config = load_config(global, &args.timeline, None, env, cwd)?;
     let mut plan = Plan::new(config, env).await?;
-    let exports = Exports::new(&plan.target);
+    let exports = plan.exports(env)?;
     let github = env.is_true("GITHUB_ACTIONS");
     if github {
         let secrets = plan.secrets(&exports);
@@ -79,7 +79,7 @@ pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> R
 pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Result<i32> {
     let config = load_config(global, &args.timeline, None, env, cwd)?;
     let plan = Plan::new(config, env).await?;
-    print!("{}", render(&Exports::new(&plan.target), args.format)?);
+    print!("{}", render(&plan.exports(env)?, args.format)?);
     Ok(exit::OK)
 }
 

@@ -85,6 +85,13 @@ impl Plan {
         })
     }
 
+    /// The variables the app gets.
+    pub(crate) fn exports(&self, env: &Env) -> Result<Exports> {
+        let mut exports = Exports::new(&self.target);
+        exports.keep_existing_node_ca(env)?;
+        Ok(exports)
+    }
+
     pub(crate) async fn ensure(&mut self) -> Result<Ensured> {
         let template = (self.config.branch_from == BranchFrom::Template
             && self.timeline.kind == TimelineKind::Branch)
@@ -236,7 +243,7 @@ async fn run_stages(
         (None, None) => (None, config.root.clone()),
     };
     let mut plan = Plan::new(config, env).await?;
-    let exports = Exports::new(&plan.target);
+    let exports = plan.exports(env)?;
     let secrets = plan.secrets(&exports);
     if ci == Ci::Github {
         // Before anything else is printed, so no later line can show these values.
@@ -584,7 +591,8 @@ async fn refresh_template(migration: &Migration<'_>, env: &Env) -> Result<()> {
     };
     let mut credentials = rebuild.credentials.clone();
     plan.client_tls.apply(&mut credentials);
-    let exports = Exports::new(&credentials);
+    let mut exports = Exports::new(&credentials);
+    exports.keep_existing_node_ca(env)?;
     let mut secrets = plan.secrets(&exports);
     secrets.extend(exports.secrets().into_iter().map(str::to_string));
     if migration.ci == Ci::Github {
@@ -723,6 +731,21 @@ fn source_name(plan: &Plan) -> &'static str {
 }
 
 fn describe_detection(report: &Report) -> String {
+    if !report.uses_postgres() {
+        let tools: Vec<String> = report
+            .migrations
+            .iter()
+            .map(|m| format!("{} in {}", m.tool, m.dir))
+            .collect();
+        return format!(
+            "no PostgreSQL driver found in a manifest{}; running the configured migration anyway",
+            if tools.is_empty() {
+                String::new()
+            } else {
+                format!(" (migrations: {})", tools.join(", "))
+            }
+        );
+    }
     let evidence: Vec<String> = report
         .findings
         .iter()

@@ -48,11 +48,10 @@ impl Exports {
         vars.push(("PGSSLMODE", Value::Plain(conn.sslmode.as_str().to_string())));
         if let Some(ca) = &conn.sslrootcert {
             vars.push(("PGSSLROOTCERT", Value::Plain(ca.clone())));
-            // node-postgres and postgres.js read no PGSSLROOTCERT; Node adds this file to its
-            // roots for every TLS connection (and Deno reads DENO_CERT the same way).
+            // node-postgres and postgres.js read no PGSSLROOTCERT; Node (and Deno) add this
+            // file to their roots for every TLS connection.
             if ca != "system" {
                 vars.push(("NODE_EXTRA_CA_CERTS", Value::Plain(ca.clone())));
-                vars.push(("DENO_CERT", Value::Plain(ca.clone())));
             }
         }
         // The CA travels in PGSSLROOTCERT (libpq, psycopg, asyncpg, pgx, lib/pq and sqlx read
@@ -71,6 +70,55 @@ impl Exports {
             }
         }
         Exports { vars }
+    }
+
+    /// `NODE_EXTRA_CA_CERTS` names one file: when the environment already sets it (a company
+    /// proxy's CA, say), the exported file is a bundle of both, so Node and Deno keep reaching
+    /// the registry and other hosts while also trusting the database's CA.
+    pub fn keep_existing_node_ca(&mut self, env: &crate::env::Env) -> crate::error::Result<()> {
+        let Some(existing) = env.get("NODE_EXTRA_CA_CERTS").filter(|e| !e.is_empty()) else {
+            return Ok(());
+        };
+        let Some((_, value)) = self
+            .vars
+            .iter_mut()
+            .find(|(name, _)| *name == "NODE_EXTRA_CA_CERTS")
+        else {
+            return Ok(());
+        };
+        let ours = value.expose().to_string();
+        if ours == existing {
+            return Ok(());
+        }
+        let read = |path: &str| {
+            std::fs::read_to_string(path).map_err(|e| {
+                crate::error::Error::io(
+                    crate::error::Kind::Export,
+                    "read the CA file",
+                    std::path::Path::new(path),
+                    e,
+                )
+            })
+        };
+        let mut bundle = read(existing)?;
+        if !bundle.ends_with('\n') {
+            bundle.push('\n');
+        }
+        bundle.push_str(&read(&ours)?);
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(bundle.as_bytes());
+        let name: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let dir = std::path::PathBuf::from(
+            env.get("RUNNER_TEMP")
+                .or(env.get("TMPDIR"))
+                .unwrap_or("/tmp"),
+        );
+        let path = dir.join(format!("deploydb-node-ca-{name}.pem"));
+        std::fs::write(&path, bundle).map_err(|e| {
+            crate::error::Error::io(crate::error::Kind::Export, "write the CA bundle", &path, e)
+        })?;
+        *value = Value::Plain(path.display().to_string());
+        Ok(())
     }
 
     /// The secret values, for masking and for redacting the migration's output.

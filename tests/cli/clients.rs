@@ -22,6 +22,9 @@ const NPM: &[&str] = &[
     "node-pg-migrate@9.0.0",
     "postgres@3.4.9",
     "dbmate@2.36.0",
+    "drizzle-kit@0.31.11",
+    "drizzle-orm@0.45.4",
+    "deno@2.9.6",
 ];
 const PYPI: &[&str] = &[
     "psycopg==3.3.9",
@@ -30,6 +33,8 @@ const PYPI: &[&str] = &[
     "alembic==1.20.1",
     "SQLAlchemy==2.1.9",
     "psycopg2-binary==2.9.13",
+    "Django==5.2.19",
+    "dj-database-url==3.1.2",
 ];
 /// An admin password with every character a URL gives a meaning to.
 const ADMIN_PASSWORD: &str = "c%l@i:e/n#t?s";
@@ -185,7 +190,13 @@ struct App {
     files: Vec<(&'static str, String)>,
     command: &'static str,
     table: &'static str,
+    /// A migration that fails (it reads `missing_table_x`): its exit code and error must come
+    /// through.
+    broken: Option<(&'static str, String)>,
 }
+
+/// What every broken migration does, and what its error names.
+const BROKEN_SQL: &str = "SELECT * FROM missing_table_x";
 
 fn apps() -> Vec<App> {
     let pg = r#"{"name":"app","dependencies":{"pg":"8.23.1"}}"#.to_string();
@@ -201,6 +212,7 @@ fn apps() -> Vec<App> {
             ],
             command: "node migrate.js",
             table: "pg_made",
+            broken: None,
         },
         App {
             name: "node-postgres-url",
@@ -213,6 +225,7 @@ fn apps() -> Vec<App> {
             ],
             command: "node migrate.js",
             table: "pg_url_made",
+            broken: None,
         },
         App {
             name: "postgres-js",
@@ -228,6 +241,7 @@ fn apps() -> Vec<App> {
             ],
             command: "node migrate.mjs",
             table: "postgresjs_made",
+            broken: None,
         },
         App {
             name: "knex",
@@ -247,6 +261,10 @@ fn apps() -> Vec<App> {
             ],
             command: "auto",
             table: "knex_users",
+            broken: Some((
+                "migrations/20240102000000_broken.js",
+                format!("exports.up = (knex) => knex.raw('{BROKEN_SQL}');\nexports.down = () => {{}};\n"),
+            )),
         },
         App {
             name: "node-pg-migrate",
@@ -263,6 +281,10 @@ fn apps() -> Vec<App> {
             ],
             command: "auto",
             table: "npm_users",
+            broken: Some((
+                "migrations/1700000000001_broken.js",
+                format!("exports.up = (pgm) => {{ pgm.sql('{BROKEN_SQL}'); }};\n"),
+            )),
         },
         App {
             name: "dbmate",
@@ -279,6 +301,10 @@ fn apps() -> Vec<App> {
             // package.json and the SQL files both name dbmate: auto would be ambiguous.
             command: "npx dbmate --no-dump-schema up",
             table: "dbmate_users",
+            broken: Some((
+                "db/migrations/20240102000000_broken.sql",
+                format!("-- migrate:up\n{BROKEN_SQL};\n\n-- migrate:down\n"),
+            )),
         },
         App {
             name: "psql",
@@ -288,6 +314,7 @@ fn apps() -> Vec<App> {
             ],
             command: "psql -X -q -v ON_ERROR_STOP=1 -f make.sql",
             table: "psql_made",
+            broken: Some(("make.sql", format!("{BROKEN_SQL};\n"))),
         },
         App {
             name: "psycopg",
@@ -300,6 +327,7 @@ fn apps() -> Vec<App> {
             ],
             command: "python migrate.py",
             table: "psycopg_made",
+            broken: None,
         },
         App {
             name: "asyncpg",
@@ -312,6 +340,7 @@ fn apps() -> Vec<App> {
             ],
             command: "python migrate.py",
             table: "asyncpg_made",
+            broken: None,
         },
         App {
             name: "alembic",
@@ -339,6 +368,10 @@ fn apps() -> Vec<App> {
             ],
             command: "auto",
             table: "alembic_users",
+            broken: Some((
+                "alembic/versions/0002_broken.py",
+                format!("from alembic import op\nrevision = '0002'\ndown_revision = '0001'\nbranch_labels = None\ndepends_on = None\ndef upgrade():\n    op.execute('{BROKEN_SQL}')\ndef downgrade():\n    pass\n"),
+            )),
         },
         App {
             name: "sql",
@@ -354,6 +387,88 @@ fn apps() -> Vec<App> {
             ],
             command: "auto",
             table: "sql_users",
+            broken: Some((
+                "db/migrations/20240102000000_broken.sql",
+                format!("{BROKEN_SQL};\n"),
+            )),
+        },
+        App {
+            name: "django",
+            files: vec![
+                (
+                    "requirements.txt",
+                    "Django==5.2.19\ndj-database-url==3.1.2\npsycopg==3.3.9\n".into(),
+                ),
+                (
+                    "manage.py",
+                    "import os, sys\nif __name__ == '__main__':\n    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n    from django.core.management import execute_from_command_line\n    execute_from_command_line(sys.argv)\n".into(),
+                ),
+                ("mysite/__init__.py", String::new()),
+                (
+                    "mysite/settings.py",
+                    "import dj_database_url\nSECRET_KEY = 'test'\nINSTALLED_APPS = ['notes']\nUSE_TZ = True\nDATABASES = {'default': dj_database_url.config()}\n".into(),
+                ),
+                ("notes/__init__.py", String::new()),
+                (
+                    "notes/models.py",
+                    "from django.db import models\nclass Note(models.Model):\n    body = models.TextField()\n".into(),
+                ),
+                ("notes/migrations/__init__.py", String::new()),
+                (
+                    "notes/migrations/0001_initial.py",
+                    "from django.db import migrations, models\nclass Migration(migrations.Migration):\n    initial = True\n    dependencies = []\n    operations = [migrations.CreateModel(name='Note', fields=[('id', models.BigAutoField(primary_key=True, serialize=False)), ('body', models.TextField())])]\n".into(),
+                ),
+            ],
+            command: "auto",
+            table: "notes_note",
+            broken: Some((
+                "notes/migrations/0002_broken.py",
+                format!("from django.db import migrations\nclass Migration(migrations.Migration):\n    dependencies = [('notes', '0001_initial')]\n    operations = [migrations.RunSQL('{BROKEN_SQL}')]\n"),
+            )),
+        },
+        App {
+            name: "drizzle-kit",
+            files: vec![
+                (
+                    "package.json",
+                    r#"{"name":"app","dependencies":{"pg":"8.23.1","drizzle-orm":"0.45.4"},"devDependencies":{"drizzle-kit":"0.31.11"}}"#.into(),
+                ),
+                (
+                    "drizzle.config.ts",
+                    "import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'postgresql', out: './drizzle', dbCredentials: { url: process.env.DATABASE_URL! } });\n".into(),
+                ),
+                (
+                    "drizzle/0000_init.sql",
+                    "CREATE TABLE \"drizzle_users\" (\"id\" serial PRIMARY KEY NOT NULL);\n".into(),
+                ),
+                (
+                    "drizzle/meta/_journal.json",
+                    r#"{"version":"7","dialect":"postgresql","entries":[{"idx":0,"version":"7","when":1700000000000,"tag":"0000_init","breakpoints":true}]}"#.into(),
+                ),
+            ],
+            command: "auto",
+            table: "drizzle_users",
+            broken: None,
+        },
+        App {
+            name: "deno",
+            files: vec![
+                (
+                    "deno.json",
+                    r#"{"tasks":{"migrate":"deno run -A npm:node-pg-migrate@9.0.0 up"},"imports":{"pg":"npm:pg@8.23.1"}}"#.into(),
+                ),
+                (
+                    "migrations/1700000000000_users.js",
+                    "exports.up = (pgm) => { pgm.createTable('deno_users', { id: 'id' }); };\n".into(),
+                ),
+                (
+                    "app.ts",
+                    "import pg from 'pg';\nconst pool = new pg.Pool();\nawait pool.query('CREATE TABLE IF NOT EXISTS deno_app_made (id int)');\nawait pool.end();\n".into(),
+                ),
+            ],
+            command: "deno task migrate && deno run -A app.ts",
+            table: "deno_users",
+            broken: None,
         },
     ]
 }
@@ -362,6 +477,11 @@ fn apps() -> Vec<App> {
 /// second run changes nothing; exports match the connection; no password in any output.
 fn every_client(setup: &Setup) {
     let tools = tools();
+    let trust: Vec<(&str, String)> = ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .into_iter()
+        .filter_map(|name| std::env::var(name).ok().map(|v| (name, v)))
+        .collect();
+    let deno_dir = tools.join("deno-cache").display().to_string();
     let path = format!(
         "{}:{}:{}",
         tools.join("node_modules/.bin").display(),
@@ -387,6 +507,12 @@ fn every_client(setup: &Setup) {
         );
         let mut env: Vec<(&str, &str)> = setup.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         env.push(("PATH", path.as_str()));
+        env.push(("DENO_DIR", deno_dir.as_str()));
+        // The machine's own trust settings (a proxy's CA, where there is one), as a CI job has
+        // them: Deno fetches npm packages through them.
+        for (name, value) in &trust {
+            env.push((name, value.as_str()));
+        }
         let database = format!("c--clients-{}", app.name);
         let first = run(deploydb(repo.path(), &["run"], &env));
         assert_eq!(first.code(), Some(0), "{}: first run\n{first}", app.name);
@@ -410,6 +536,25 @@ fn every_client(setup: &Setup) {
         let second = run(deploydb(repo.path(), &["run"], &env));
         assert_eq!(second.code(), Some(0), "{}: second run\n{second}", app.name);
         assert_eq!(owner(app.table), vec![database.clone()], "{}", app.name);
+        if app.name == "deno" {
+            assert_eq!(owner("deno_app_made"), vec![database.clone()], "{first}");
+        }
+        if let Some((file, text)) = &app.broken {
+            repo.write(file, text);
+            let broken = run(deploydb(repo.path(), &["run"], &env));
+            assert!(
+                !matches!(broken.code(), Some(0) | None),
+                "{}: a broken migration must fail\n{broken}",
+                app.name
+            );
+            assert!(
+                format!("{}{}", broken.stdout(), broken.stderr()).contains("missing_table_x"),
+                "{}: the error text must come through\n{broken}",
+                app.name
+            );
+            assert_absent(&broken, ADMIN_PASSWORD);
+            fs::remove_file(repo.path().join(file)).unwrap();
+        }
 
         let vars = run(deploydb(repo.path(), &["env", "--format", "json"], &env))
             .expect_code(0)
