@@ -264,6 +264,19 @@ async fn run_stages(
             "DATABASE_URL holds `%` (a percent-encoded character), which Alembic's config.set_main_option reads as interpolation; pass DATABASE_URL.replace(\"%\", \"%%\") there",
         );
     }
+    if plan.target.sslmode >= instance::conninfo::SslMode::VerifyCa
+        && detected.migrations.iter().any(|m| m.tool == "prisma")
+    {
+        report::warning(format!(
+            "Prisma's own URL rules know sslmode disable, prefer and require only, so its engines encrypt without verifying the server; to verify, give Prisma its own URL with sslmode=require&sslcert={}&sslaccept=strict",
+            plan.target.sslrootcert.as_deref().unwrap_or("CA.pem")
+        ));
+    }
+    if plan.target.host.starts_with('/') {
+        report::warning(
+            "JDBC_DATABASE_URL is not exported: pgjdbc cannot reach a Unix socket without a socket factory; connect over TCP",
+        );
+    }
     report::line(
         "timeline",
         format!(

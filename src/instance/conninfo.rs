@@ -349,4 +349,70 @@ mod tests {
             assert!(!err.contains("topsecret"), "{err}");
         }
     }
+
+    #[test]
+    fn query_values_keep_slashes_and_have_no_percent() {
+        let info = ConnInfo::parse(
+            "postgresql://u:p@h/db?sslmode=verify-full&sslrootcert=/tmp/a%20b%26c.pem",
+        )
+        .unwrap();
+        let url = info.url();
+        assert!(
+            url.expose().ends_with("sslrootcert=/tmp/a%20b%26c.pem"),
+            "{}",
+            url.expose()
+        );
+        let plain = ConnInfo::parse("postgresql://u:p@h/db?sslrootcert=/tmp/ca.pem").unwrap();
+        assert!(!plain.url().expose().contains('%'));
+        assert_eq!(
+            ConnInfo::parse(info.url().expose())
+                .unwrap()
+                .sslrootcert
+                .as_deref(),
+            Some("/tmp/a b&c.pem")
+        );
+    }
+
+    #[test]
+    fn jdbc_url_follows_pgjdbc() {
+        let info = ConnInfo::parse(
+            "postgresql://app:p%25w%40r%3Ad%2F%23%3F@[::1]:6543/shop?sslmode=verify-full&sslrootcert=/ca.pem",
+        )
+        .unwrap();
+        let jdbc = info.jdbc_url().unwrap();
+        assert_eq!(
+            jdbc.expose(),
+            "jdbc:postgresql://[::1]:6543/shop?user=app&password=p%25w@r:d/%23%3F&sslmode=verify-full&sslrootcert=/ca.pem"
+        );
+        let socket = ConnInfo::parse("postgresql://u@%2Ftmp/db").unwrap();
+        assert!(socket.jdbc_url().is_none());
+    }
+
+    /// Prisma's engines cannot be downloaded here, so the exported URL is held to the rules of
+    /// Prisma's PostgreSQL connector documentation instead: `postgresql://` or `postgres://`,
+    /// user and password percent-encoded (the docs name `@ : / # ? %` among what must be),
+    /// the database as the path, and `sslmode` one of `disable`, `prefer`, `require`.
+    #[test]
+    fn the_plain_url_meets_prismas_documented_rules() {
+        let password = "p%w@r:d/#?x";
+        let info = ConnInfo {
+            sslmode: SslMode::Disable,
+            ..ConnInfo::parse(&format!(
+                "postgresql://app:{}@db.example:5432/shop--feature-x",
+                utf8_percent_encode(password, NON_ALPHANUMERIC)
+            ))
+            .unwrap()
+        };
+        let url = url::Url::parse(info.url().expose()).unwrap();
+        assert_eq!(url.scheme(), "postgresql");
+        let userinfo = url.password().unwrap();
+        assert!(!userinfo.contains(['@', ':', '/', '#', '?']), "{userinfo}");
+        assert_eq!(
+            percent_decode_str(userinfo).decode_utf8().unwrap(),
+            password
+        );
+        assert_eq!(url.path(), "/shop--feature-x");
+        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        assert_eq!(query, [("sslmode".to_string(), "disable".to_string())]);
+    }
 }

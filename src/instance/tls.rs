@@ -310,3 +310,51 @@ impl ServerCertVerifier for ChainOnly {
         self.0.supported_verify_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin(query: &str) -> ConnInfo {
+        ConnInfo::parse(&format!("postgresql://u:p@db.example/postgres?{query}")).unwrap()
+    }
+
+    #[test]
+    fn a_plain_connection_exports_disable_whatever_the_url_said() {
+        for query in ["", "sslmode=prefer", "sslmode=allow", "sslmode=disable"] {
+            let tls = decide(&admin(query), false, false);
+            assert_eq!(tls.sslmode, SslMode::Disable, "{query}");
+            assert_eq!((tls.sslrootcert, tls.warning), (None, None));
+        }
+    }
+
+    #[test]
+    fn a_verifiable_connection_is_verified_for_every_client() {
+        for query in [
+            "sslrootcert=/ca.pem",
+            "sslmode=require&sslrootcert=/ca.pem",
+            "sslmode=verify-ca&sslrootcert=/ca.pem",
+            "sslmode=verify-full&sslrootcert=/ca.pem",
+        ] {
+            let tls = decide(&admin(query), true, true);
+            assert_eq!(tls.sslmode, SslMode::VerifyFull, "{query}");
+            assert_eq!(tls.sslrootcert.as_deref(), Some("/ca.pem"));
+            assert_eq!(tls.warning, None);
+        }
+        // Publicly trusted, no CA file: libpq cannot verify-full without one, Node verifies.
+        let tls = decide(&admin(""), true, true);
+        assert_eq!((tls.sslmode, tls.warning), (SslMode::Require, None));
+    }
+
+    #[test]
+    fn never_weaker_than_asked_and_a_warning_where_node_cannot_follow() {
+        let tls = decide(&admin("sslmode=verify-ca&sslrootcert=/ca.pem"), true, false);
+        assert_eq!(tls.sslmode, SslMode::VerifyCa);
+        assert!(tls.warning.unwrap().contains("host db.example"));
+        let tls = decide(&admin("sslmode=require"), true, false);
+        assert_eq!(tls.sslmode, SslMode::Require);
+        assert!(tls.warning.unwrap().contains("DEPLOYDB_CA_CERT"));
+        let tls = decide(&admin("sslmode=verify-full"), true, false);
+        assert_eq!((tls.sslmode, tls.warning), (SslMode::VerifyFull, None));
+    }
+}
