@@ -451,6 +451,17 @@ fn apps() -> Vec<App> {
             broken: None,
         },
         App {
+            name: "jdbc",
+            files: vec![(
+                "Migrate.java",
+                "import java.sql.*;\npublic class Migrate {\n  public static void main(String[] args) throws Exception {\n    // Heroku-style: the URL alone; Spring-style: the URL with user and password beside it.\n    try (Connection c = DriverManager.getConnection(System.getenv(\"JDBC_DATABASE_URL\")); Statement s = c.createStatement()) {\n      s.execute(\"CREATE TABLE IF NOT EXISTS jdbc_made (id int)\");\n    }\n    try (Connection c = DriverManager.getConnection(System.getenv(\"JDBC_DATABASE_URL\"), System.getenv(\"JDBC_DATABASE_USERNAME\"), System.getenv(\"JDBC_DATABASE_PASSWORD\")); Statement s = c.createStatement()) {\n      s.execute(\"SELECT 1\");\n    }\n  }\n}\n".into(),
+            )],
+            // Debian's libpostgresql-jdbc-java (installed by .ci/run).
+            command: "java -cp /usr/share/java/postgresql.jar Migrate.java",
+            table: "jdbc_made",
+            broken: None,
+        },
+        App {
             name: "deno",
             files: vec![
                 (
