@@ -512,6 +512,15 @@ async fn seed(
     }
     let stage = Stage::start("seed");
     report::line("seed", format!("running `{command}`"));
+    // One row per attempt: the creation's marker, or a new row for a retry.
+    client
+        .execute(
+            "INSERT INTO public.deploydb_seed (command) SELECT $1 \
+             WHERE NOT EXISTS (SELECT 1 FROM public.deploydb_seed WHERE finished_at IS NULL)",
+            &[&command],
+        )
+        .await
+        .map_err(&failed)?;
     let program = Program::Shell(command.clone());
     let migration = Migration {
         program: &program,
@@ -526,7 +535,7 @@ async fn seed(
     client
         .execute(
             "UPDATE public.deploydb_seed SET finished_at = now(), exit_code = $1, command = $2 \
-             WHERE ctid = (SELECT ctid FROM public.deploydb_seed ORDER BY started_at DESC LIMIT 1)",
+             WHERE finished_at IS NULL",
             &[&code, &command],
         )
         .await

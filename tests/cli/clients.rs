@@ -738,3 +738,71 @@ fn an_explicit_command_runs_without_a_detected_driver() {
     );
     assert_eq!(server.databases(), vec!["shop--feature-explicit"]);
 }
+
+#[test]
+fn a_failed_seed_is_retried_and_production_is_seeded_only_when_configured() {
+    let server = Server::start();
+    let env = support::admin_env(&server);
+    let env = support::with(&env, &[]);
+    let repo = Repo::new("feature/seed");
+    let config = |seed: &str| {
+        format!(
+            "app = \"shop\"\n[migrate]\ncommand = \"psql -X -q -c 'CREATE TABLE IF NOT EXISTS seeded (id int)'\"\n[seed]\ncommand = \"{seed}\"\n"
+        )
+    };
+    repo.write("deploydb.toml", &config("exit 7"));
+    run(deploydb(repo.path(), &["run"], &env)).expect_code(7);
+    repo.write(
+        "deploydb.toml",
+        &config("psql -X -q -c 'INSERT INTO seeded VALUES (1)'"),
+    );
+    run(deploydb(repo.path(), &["run"], &env)).expect_code(0);
+    let again = run(deploydb(repo.path(), &["run"], &env)).expect_code(0);
+    assert!(again.stderr().contains("already seeded"), "{again}");
+    let url = |db: &str| {
+        format!(
+            "postgresql://bootstrap:{}@127.0.0.1:{}/{db}",
+            support::SUPERUSER_PASSWORD,
+            server.port()
+        )
+    };
+    assert_eq!(
+        support::query(&url("shop--feature-seed"), "SELECT count(*) FROM seeded"),
+        vec!["1"]
+    );
+    assert_eq!(
+        support::query(
+            &url("shop--feature-seed"),
+            "SELECT string_agg(exit_code::text, ',' ORDER BY started_at) FROM deploydb_seed"
+        ),
+        vec!["7,0"]
+    );
+
+    // Production: not seeded by default, seeded once with `production = true`.
+    let prod = run(deploydb(
+        repo.path(),
+        &["run", "--timeline", "production"],
+        &env,
+    ))
+    .expect_code(0);
+    assert!(prod.stderr().contains("production is not seeded"), "{prod}");
+    assert_eq!(
+        support::query(&url("shop-production"), "SELECT count(*) FROM seeded"),
+        vec!["0"]
+    );
+    let explicit = Repo::new("main");
+    explicit.write(
+        "deploydb.toml",
+        "app = \"other\"\n[migrate]\ncommand = \"psql -X -q -c 'CREATE TABLE seeded (id int)'\"\n[seed]\ncommand = \"psql -X -q -c 'INSERT INTO seeded VALUES (1)'\"\nproduction = true\n",
+    );
+    run(deploydb(
+        explicit.path(),
+        &["run", "--timeline", "production"],
+        &env,
+    ))
+    .expect_code(0);
+    assert_eq!(
+        support::query(&url("other-production"), "SELECT count(*) FROM seeded"),
+        vec!["1"]
+    );
+}
