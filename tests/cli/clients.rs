@@ -486,7 +486,7 @@ fn apps() -> Vec<App> {
 
 /// Every app against one server: first run creates its table (owned by the timeline's role),
 /// second run changes nothing; exports match the connection; no password in any output.
-fn every_client(setup: &Setup) {
+fn every_client(setup: &Setup, apps: Vec<App>) {
     let tools = tools();
     let trust: Vec<(&str, String)> = ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR"]
         .into_iter()
@@ -494,12 +494,13 @@ fn every_client(setup: &Setup) {
         .collect();
     let deno_dir = tools.join("deno-cache").display().to_string();
     let path = format!(
-        "{}:{}:{}",
+        "{}:{}:{}:{}",
         tools.join("node_modules/.bin").display(),
+        tools.parent().unwrap().join("cargo/bin").display(),
         tools.join("venv/bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    for app in apps() {
+    for app in apps {
         let repo = Repo::new(&format!("clients/{}", app.name));
         fs::remove_file(repo.path().join("package.json")).unwrap();
         for (file, text) in &app.files {
@@ -584,17 +585,17 @@ fn every_client(setup: &Setup) {
 
 #[test]
 fn every_client_connects_to_a_server_without_tls() {
-    every_client(&setup(Kind::Plain));
+    every_client(&setup(Kind::Plain), apps());
 }
 
 #[test]
 fn every_client_connects_with_a_private_ca_as_sslrootcert() {
-    every_client(&setup(Kind::RootCert));
+    every_client(&setup(Kind::RootCert), apps());
 }
 
 #[test]
 fn every_client_connects_with_the_ca_in_deploydb_ca_cert() {
-    every_client(&setup(Kind::CaSecret));
+    every_client(&setup(Kind::CaSecret), apps());
 }
 
 #[test]
@@ -805,4 +806,82 @@ fn a_failed_seed_is_retried_and_production_is_seeded_only_when_configured() {
         support::query(&url("other-production"), "SELECT count(*) FROM seeded"),
         vec!["1"]
     );
+}
+
+/// sqlx-cli and diesel_cli, built from crates.io into `target/test-tools/cargo` (slow on
+/// two cores, hence opt-in: `cargo test --locked --test cli -- --ignored clients::rust_`).
+fn rust_apps() -> Vec<App> {
+    let tools = tools();
+    let root = tools.parent().unwrap().join("cargo");
+    for (bin, args) in [
+        (
+            "sqlx",
+            &[
+                "sqlx-cli@0.8.6",
+                "--no-default-features",
+                "--features",
+                "postgres,rustls",
+            ][..],
+        ),
+        (
+            "diesel",
+            &[
+                "diesel_cli@2.3.14",
+                "--no-default-features",
+                "--features",
+                "postgres",
+            ][..],
+        ),
+    ] {
+        if !root.join("bin").join(bin).is_file() {
+            let status = Command::new("cargo")
+                .args(["install", "--locked", "--root"])
+                .arg(&root)
+                .args(args)
+                .status();
+            assert!(
+                status.is_ok_and(|s| s.success()),
+                "cargo install {args:?} failed"
+            );
+        }
+    }
+    vec![
+        App {
+            name: "sqlx",
+            files: vec![(
+                "migrations/20240101000000_users.sql",
+                "CREATE TABLE sqlx_users (id int);\n".into(),
+            )],
+            command: "sqlx migrate run",
+            table: "sqlx_users",
+            broken: Some((
+                "migrations/20240102000000_broken.sql",
+                format!("{BROKEN_SQL};\n"),
+            )),
+        },
+        App {
+            name: "diesel",
+            files: vec![
+                (
+                    "migrations/2024-01-01-000000_users/up.sql",
+                    "CREATE TABLE diesel_users (id int);\n".into(),
+                ),
+                (
+                    "migrations/2024-01-01-000000_users/down.sql",
+                    "DROP TABLE diesel_users;\n".into(),
+                ),
+            ],
+            command: "diesel migration run",
+            table: "diesel_users",
+            broken: None,
+        },
+    ]
+}
+
+#[test]
+#[ignore = "opt-in: builds sqlx-cli and diesel_cli from crates.io"]
+fn rust_clients_connect_to_all_three_servers() {
+    for kind in [Kind::Plain, Kind::RootCert, Kind::CaSecret] {
+        every_client(&setup(kind), rust_apps());
+    }
 }
