@@ -117,6 +117,9 @@ struct Setup {
     _dir: tempfile::TempDir,
     /// What the exported `PGSSLMODE` must be.
     sslmode: &'static str,
+    /// `isolation = "shared"`: the app gets the admin's own credentials, special characters and
+    /// all, instead of its role's URL-safe ones.
+    shared: bool,
 }
 
 enum Kind {
@@ -181,6 +184,7 @@ fn setup(kind: Kind) -> Setup {
         env,
         _dir: dir,
         sslmode,
+        shared: false,
     }
 }
 
@@ -515,7 +519,15 @@ fn every_client(setup: &Setup, apps: Vec<App>) {
         }
         repo.write(
             "deploydb.toml",
-            &format!("app = \"c\"\n[migrate]\ncommand = \"{}\"\n", app.command),
+            &format!(
+                "app = \"c\"\n{}[migrate]\ncommand = \"{}\"\n",
+                if setup.shared {
+                    "isolation = \"shared\"\n"
+                } else {
+                    ""
+                },
+                app.command
+            ),
         );
         let mut env: Vec<(&str, &str)> = setup.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         env.push(("PATH", path.as_str()));
@@ -526,6 +538,11 @@ fn every_client(setup: &Setup, apps: Vec<App>) {
             env.push((name, value.as_str()));
         }
         let database = format!("c--clients-{}", app.name);
+        let owner_role = if setup.shared {
+            ADMIN.to_string()
+        } else {
+            database.clone()
+        };
         let first = run(deploydb(repo.path(), &["run"], &env));
         assert_eq!(first.code(), Some(0), "{}: first run\n{first}", app.name);
         assert_absent(&first, ADMIN_PASSWORD);
@@ -541,15 +558,18 @@ fn every_client(setup: &Setup, apps: Vec<App>) {
         };
         assert_eq!(
             owner(app.table),
-            vec![database.clone()],
+            vec![owner_role.clone()],
             "{}\n{first}",
             app.name
         );
+        if app.name.starts_with("alembic") && setup.shared {
+            assert!(first.stderr().contains("Alembic"), "the % warning\n{first}");
+        }
         let second = run(deploydb(repo.path(), &["run"], &env));
         assert_eq!(second.code(), Some(0), "{}: second run\n{second}", app.name);
-        assert_eq!(owner(app.table), vec![database.clone()], "{}", app.name);
+        assert_eq!(owner(app.table), vec![owner_role.clone()], "{}", app.name);
         if app.name == "deno" {
-            assert_eq!(owner("deno_app_made"), vec![database.clone()], "{first}");
+            assert_eq!(owner("deno_app_made"), vec![owner_role.clone()], "{first}");
         }
         if let Some((file, text)) = &app.broken {
             repo.write(file, text);
@@ -578,9 +598,57 @@ fn every_client(setup: &Setup, apps: Vec<App>) {
                 || url.contains(&format!("sslmode={}&", setup.sslmode)),
             "{url}"
         );
-        // configparser (Alembic) must be able to read it: no `%` in the URL.
-        assert!(!url.contains('%'), "{url}");
+        if setup.shared {
+            // The admin's password, percent-encoded: `%` itself becomes `%25`.
+            assert!(url.contains("%25") && url.contains("%40"), "{}", app.name);
+        } else {
+            // configparser (Alembic) must be able to read it: no `%` in the URL.
+            assert!(!url.contains('%'), "{url}");
+        }
     }
+}
+
+/// The admin's password (`% @ : / # ?`) handed to the apps as it is (`isolation = "shared"`),
+/// over verified TLS: every client decodes it; Alembic needs its documented `%%` escape, and
+/// deploydb says so.
+#[test]
+fn shared_credentials_with_special_characters_reach_every_client() {
+    let mut setup = setup(Kind::RootCert);
+    setup.shared = true;
+    let mut apps: Vec<App> = apps()
+        .into_iter()
+        .filter(|a| {
+            [
+                "node-postgres",
+                "node-postgres-url",
+                "postgres-js",
+                "psql",
+                "psycopg",
+                "asyncpg",
+                "django",
+                "jdbc",
+                "knex",
+            ]
+            .contains(&a.name)
+        })
+        .collect();
+    let mut alembic = apps_named("alembic");
+    alembic.name = "alembic-escaped";
+    for (file, text) in &mut alembic.files {
+        if *file == "alembic/env.py" {
+            *text = text.replace(
+                "os.environ[\"DATABASE_URL\"])",
+                "os.environ[\"DATABASE_URL\"].replace(\"%\", \"%%\"))",
+            );
+            assert!(text.contains("%%"));
+        }
+    }
+    apps.push(alembic);
+    every_client(&setup, apps);
+}
+
+fn apps_named(name: &str) -> App {
+    apps().into_iter().find(|a| a.name == name).unwrap()
 }
 
 #[test]
