@@ -74,6 +74,25 @@ pub enum Command {
     Prune(PruneArgs),
     /// Manage the embedded local PostgreSQL used when no admin URL is set
     Local(LocalArgs),
+    /// The built-in SQL migrations ([migrate] command = "sql")
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub action: MigrateAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Show each SQL migration file: applied, included in schema.sql, pending, edited or missing
+    Status {
+        #[command(flatten)]
+        timeline: TimelineFlag,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use crate::cli::{
 use crate::detect;
 use crate::env::Env;
 use crate::error::{Error, Result, exit};
-use crate::export::{self, Exports, format::render};
+use crate::export::{self, format::render};
 use crate::instance::local;
 use crate::lifecycle;
 use crate::pipeline::{Plan, load_config, resolve_timeline};
@@ -19,7 +19,7 @@ use crate::report;
 pub async fn ensure(global: &Global, args: EnsureArgs, env: &Env, cwd: &Path) -> Result<i32> {
     let config = load_config(global, &args.timeline, None, env, cwd)?;
     let mut plan = Plan::new(config, env).await?;
-    let exports = Exports::new(&plan.target);
+    let exports = plan.exports(env)?;
     let github = env.is_true("GITHUB_ACTIONS");
     if github {
         let secrets = plan.secrets(&exports);
@@ -79,7 +79,7 @@ pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> R
 pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Result<i32> {
     let config = load_config(global, &args.timeline, None, env, cwd)?;
     let plan = Plan::new(config, env).await?;
-    print!("{}", render(&Exports::new(&plan.target), args.format)?);
+    print!("{}", render(&plan.exports(env)?, args.format)?);
     Ok(exit::OK)
 }
 
@@ -162,4 +162,47 @@ pub fn local(args: LocalArgs, env: &Env) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// `deploydb migrate status`: the built-in SQL migrations' files against the timeline
+/// database's ledger. Reads only; exit 1 when a file was edited or is missing.
+pub async fn migrate(
+    global: &Global,
+    args: crate::cli::MigrateArgs,
+    env: &Env,
+    cwd: &Path,
+) -> Result<i32> {
+    let crate::cli::MigrateAction::Status { timeline, format } = args.action;
+    let config = load_config(global, &timeline, None, env, cwd)?;
+    let plan = Plan::new(config, env).await?;
+    let entries =
+        crate::migrate::sql::status(&plan.target, &plan.config.sql, plan.config.connect_timeout)
+            .await?;
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({ "database": plan.target.dbname, "migrations": entries })
+        ),
+        Format::Text => {
+            println!("{}:", plan.target.dbname);
+            for e in &entries {
+                let at = e
+                    .applied_at
+                    .as_deref()
+                    .map(|t| format!(" ({t} UTC)"))
+                    .unwrap_or_default();
+                println!("  {:<24} {}{at}", e.state, e.name);
+            }
+            if entries.is_empty() {
+                println!(
+                    "  no migration files in {}",
+                    plan.config.sql.migrations.display()
+                );
+            }
+        }
+    }
+    let broken = entries
+        .iter()
+        .any(|e| matches!(e.state, "edited since applied" | "missing"));
+    Ok(if broken { exit::INTERNAL } else { exit::OK })
 }

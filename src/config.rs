@@ -51,6 +51,18 @@ struct FileConfig {
     instance: InstanceSection,
     #[serde(default)]
     migrate: MigrateSection,
+    #[serde(default)]
+    seed: SeedSection,
+}
+
+/// `[seed]`: a command run once on each new timeline database, after its migration.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SeedSection {
+    command: Option<String>,
+    /// Production is never seeded unless this says so.
+    #[serde(default)]
+    production: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -68,6 +80,10 @@ struct MigrateSection {
     timeout: Option<Spanned<String>>,
     lock_timeout: Option<Spanned<String>>,
     kill_after: Option<Spanned<String>>,
+    /// For `command = "sql"`: the schema applied to a new database.
+    schema: Option<String>,
+    /// For `command = "sql"`: the folder of append-only migration files.
+    migrations: Option<String>,
 }
 
 /// What flags can override.
@@ -103,6 +119,12 @@ pub struct Config {
     pub branch_from: BranchFrom,
     /// `[instance] ca_cert`, resolved against the config file's folder.
     pub ca_cert: Option<PathBuf>,
+    /// The built-in SQL migrations' schema file and migrations folder, under `root`.
+    pub sql: crate::migrate::sql::Layout,
+    /// `[seed] command`.
+    pub seed_command: Option<String>,
+    /// `[seed] production = true`: also seed a new production database.
+    pub seed_production: bool,
 }
 
 impl Config {
@@ -228,6 +250,14 @@ impl Config {
             .or(fc.migrate.command)
             .filter(|c| !c.trim().is_empty());
 
+        let sql = crate::migrate::sql::Layout {
+            schema: root.join(fc.migrate.schema.as_deref().unwrap_or("db/schema.sql")),
+            migrations: root.join(fc.migrate.migrations.as_deref().unwrap_or("db/migrations")),
+            root: root.clone(),
+        };
+        let seed_command = fc.seed.command.filter(|c| !c.trim().is_empty());
+        let seed_production = fc.seed.production;
+
         let timeline = match (overrides.timeline.clone(), env.get("DEPLOYDB_TIMELINE")) {
             (Some(spec), _) => Some((spec, Source::Flag)),
             (None, Some(text)) => Some((
@@ -254,6 +284,9 @@ impl Config {
             preview,
             branch_from,
             ca_cert,
+            sql,
+            seed_command,
+            seed_production,
         })
     }
 }

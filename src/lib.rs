@@ -86,6 +86,7 @@ pub async fn run(cli: Cli, env: &Env, cwd: &std::path::Path) -> Result<i32> {
         Command::Drop(args) => commands::drop(global, args, env, cwd).await,
         Command::Prune(args) => commands::prune(global, args, env, cwd).await,
         Command::Local(args) => commands::local(args, env),
+        Command::Migrate(args) => commands::migrate(global, args, env, cwd).await,
     }
 }
 

@@ -61,6 +61,8 @@ pub(crate) struct Plan {
     pub(crate) session: Session,
     resolved: Resolved,
     pub(crate) target: ConnInfo,
+    /// What clients are told about TLS (see `instance::tls::for_clients`).
+    pub(crate) client_tls: instance::tls::ClientTls,
 }
 
 impl Plan {
@@ -69,14 +71,25 @@ impl Plan {
         let admin = instance::admin(&config, env)?;
         let session = Session::open(&admin, config.connect_timeout).await?;
         let resolved = session.resolve(&config.app, &timeline).await?;
-        let target = instance::credentials(&admin, &resolved.database, config.isolation, env)?;
+        let client_tls =
+            instance::tls::for_clients(&session.client, &admin, config.connect_timeout).await?;
+        let mut target = instance::credentials(&admin, &resolved.database, config.isolation, env)?;
+        client_tls.apply(&mut target);
         Ok(Plan {
             config,
             timeline,
             session,
             resolved,
             target,
+            client_tls,
         })
+    }
+
+    /// The variables the app gets.
+    pub(crate) fn exports(&self, env: &Env) -> Result<Exports> {
+        let mut exports = Exports::new(&self.target);
+        exports.keep_existing_node_ca(env)?;
+        Ok(exports)
     }
 
     pub(crate) async fn ensure(&mut self) -> Result<Ensured> {
@@ -113,6 +126,12 @@ impl Plan {
                 )
                 .to_string(),
             );
+            // The forms in the exported URLs, which leave more characters as they are.
+            for (_, value) in &exports.vars {
+                if let Some(rest) = value.expose().split("password=").nth(1) {
+                    secrets.push(rest.split('&').next().unwrap_or_default().to_string());
+                }
+            }
         }
         secrets.retain(|s| !s.is_empty());
         secrets.sort();
@@ -168,10 +187,17 @@ async fn run_stages(
     summary: &mut Summary,
 ) -> Result<i32> {
     let argv = (!args.command.is_empty()).then(|| args.command.clone());
-    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let mut config = load_config(global, &args.timeline, None, env, cwd)?;
     let stage = Stage::start("detect");
     let detected = detect::scan(&config.root)?;
-    if !detected.uses_postgres() {
+    // An explicit command always runs; only "nothing detected and nothing configured" skips.
+    let explicit = argv.is_some()
+        || config
+            .migrate_command
+            .as_deref()
+            .is_some_and(|c| c != "auto");
+    if !detected.uses_postgres() && (args.require || (!explicit && detected.migrations.is_empty()))
+    {
         let message = format!(
             "no PostgreSQL dependency found in {}",
             config.root.display()
@@ -187,20 +213,37 @@ async fn run_stages(
 
     let detect_line = stage.finish(describe_detection(&detected));
     // Decided before anything is created: an ambiguous "auto" must change nothing.
-    let (program, migrate_dir) = match (argv, config.migrate_command.as_deref()) {
-        (Some(argv), _) => (Some(Program::Argv(argv)), config.root.clone()),
+    let (step, migrate_dir) = match (argv, config.migrate_command.as_deref()) {
+        (Some(argv), _) => (
+            Some(Step::Command(Program::Argv(argv))),
+            config.root.clone(),
+        ),
         (None, Some("auto")) => {
             let chosen = detect::choose_migration(&detected)?;
-            (
-                Some(Program::Shell(chosen.command.clone())),
-                config.root.join(&chosen.dir),
-            )
+            let step = if chosen.command == BUILTIN_SQL {
+                // The folders as configured, but under the component detection found.
+                let dir = config.root.join(&chosen.dir);
+                let rebase = |p: &Path| dir.join(p.strip_prefix(&config.root).unwrap_or(p));
+                config.sql = migrate::sql::Layout {
+                    schema: rebase(&config.sql.schema),
+                    migrations: rebase(&config.sql.migrations),
+                    root: config.root.clone(),
+                };
+                Step::Sql
+            } else {
+                Step::Command(Program::Shell(chosen.command.clone()))
+            };
+            (Some(step), config.root.join(&chosen.dir))
         }
-        (None, Some(line)) => (Some(Program::Shell(line.to_string())), config.root.clone()),
+        (None, Some(BUILTIN_SQL)) => (Some(Step::Sql), config.root.clone()),
+        (None, Some(line)) => (
+            Some(Step::Command(Program::Shell(line.to_string()))),
+            config.root.clone(),
+        ),
         (None, None) => (None, config.root.clone()),
     };
     let mut plan = Plan::new(config, env).await?;
-    let exports = Exports::new(&plan.target);
+    let exports = plan.exports(env)?;
     let secrets = plan.secrets(&exports);
     if ci == Ci::Github {
         // Before anything else is printed, so no later line can show these values.
@@ -208,6 +251,32 @@ async fn run_stages(
         print!("{}", export::github::masks(&secrets));
     }
     report::emit(&detect_line);
+    if let Some(warning) = &plan.client_tls.warning {
+        report::warning(warning);
+    }
+    if exports
+        .vars
+        .iter()
+        .any(|(n, v)| *n == "DATABASE_URL" && v.expose().contains('%'))
+        && detected.migrations.iter().any(|m| m.tool == "alembic")
+    {
+        report::warning(
+            "DATABASE_URL holds `%` (a percent-encoded character), which Alembic's config.set_main_option reads as interpolation; pass DATABASE_URL.replace(\"%\", \"%%\") there",
+        );
+    }
+    if plan.target.sslmode >= instance::conninfo::SslMode::VerifyCa
+        && detected.migrations.iter().any(|m| m.tool == "prisma")
+    {
+        report::warning(format!(
+            "Prisma's own URL rules know sslmode disable, prefer and require only, so its engines encrypt without verifying the server; to verify, give Prisma its own URL with sslmode=require&sslcert={}&sslaccept=strict",
+            plan.target.sslrootcert.as_deref().unwrap_or("CA.pem")
+        ));
+    }
+    if plan.target.host.starts_with('/') {
+        report::warning(
+            "JDBC_DATABASE_URL is not exported: pgjdbc cannot reach a Unix socket without a socket factory; connect over TCP",
+        );
+    }
     report::line(
         "timeline",
         format!(
@@ -233,6 +302,19 @@ async fn run_stages(
         plan.session.admin().redacted()
     ));
 
+    if ensured.created && seeds(&plan) {
+        // Marked before the migration, so a seed that never ran (a failed migration) or failed
+        // is still owed on the next run, while an old database is never seeded out of the blue.
+        seed_table(&plan)
+            .await?
+            .execute(
+                "INSERT INTO public.deploydb_seed (command) VALUES ($1)",
+                &[&plan.config.seed_command],
+            )
+            .await
+            .map_err(seed_error(&plan))?;
+    }
+
     let stage = Stage::start("export");
     summary.exported = deliver(&plan, &exports, &ensured, &args, env)?;
     stage.done(if summary.exported.is_empty() {
@@ -241,54 +323,224 @@ async fn run_stages(
         summary.exported.join(", ")
     });
 
-    let Some(program) = program else {
-        report::line(
-            "migrate",
-            "no migration command configured ([migrate] command in deploydb.toml, or `deploydb run -- CMD`)",
-        );
-        for m in &detected.migrations {
+    let code = match step {
+        None => {
             report::line(
                 "migrate",
-                format!("suggested ({}): `{}` in {}", m.tool, m.command, m.dir),
+                "no migration command configured ([migrate] command in deploydb.toml, or `deploydb run -- CMD`)",
             );
+            for m in &detected.migrations {
+                report::line(
+                    "migrate",
+                    format!("suggested ({}): `{}` in {}", m.tool, m.command, m.dir),
+                );
+            }
+            exit::OK
         }
+        Some(step) => {
+            instance::lock::migration(
+                &plan.session.client,
+                &plan.target.dbname,
+                plan.config.lock_timeout,
+            )
+            .await?;
+            let stage = Stage::start("migrate");
+            let (command, code) = match &step {
+                Step::Sql => {
+                    report::line(
+                        "migrate",
+                        format!(
+                            "built-in SQL migrations: {} and {}/ (ledger {})",
+                            show(&plan.config.root, &plan.config.sql.schema),
+                            show(&plan.config.root, &plan.config.sql.migrations),
+                            migrate::sql::LEDGER
+                        ),
+                    );
+                    let code = migrate::sql::apply(
+                        &plan.target,
+                        &plan.config.sql,
+                        plan.config.connect_timeout,
+                    )
+                    .await?;
+                    (BUILTIN_SQL.to_string(), code)
+                }
+                Step::Command(program) => {
+                    let command = program.describe();
+                    report::line(
+                        "migrate",
+                        format!(
+                            "running `{command}` in {}",
+                            show(&plan.config.root, &migrate_dir)
+                        ),
+                    );
+                    let migration = Migration {
+                        program,
+                        dir: &migrate_dir,
+                        env,
+                        ci,
+                        plan: &plan,
+                    };
+                    let code = migration
+                        .run(
+                            &exports,
+                            &secrets,
+                            &format!("deploydb: migrate `{command}`"),
+                        )
+                        .await?;
+                    (command, code)
+                }
+            };
+            summary.migration = Some(MigrationSummary {
+                command,
+                exit_code: code,
+                duration_ms: stage.elapsed().as_millis(),
+            });
+            stage.done(format!("exited with {code}"));
+            if code == 0
+                && plan.config.branch_from == BranchFrom::Template
+                && plan.timeline.kind == TimelineKind::Production
+                && let Step::Command(program) = &step
+            {
+                {
+                    let migration = Migration {
+                        program,
+                        dir: &migrate_dir,
+                        env,
+                        ci,
+                        plan: &plan,
+                    };
+                    refresh_template(&migration, env).await?;
+                }
+            }
+            code
+        }
+    };
+    if code != 0 {
+        return Ok(code);
+    }
+    seed(&plan, &exports, &secrets, env, ci).await
+}
+
+/// `[migrate] command = "sql"`: deploydb applies the SQL files itself (`migrate::sql`).
+pub(crate) const BUILTIN_SQL: &str = "sql";
+
+/// What the migrate stage runs.
+enum Step {
+    Command(Program),
+    Sql,
+}
+
+fn show(root: &Path, path: &Path) -> String {
+    match path.strip_prefix(root) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
+}
+
+/// Whether this timeline is seeded at all.
+fn seeds(plan: &Plan) -> bool {
+    plan.config.seed_command.is_some()
+        && (plan.timeline.kind != TimelineKind::Production || plan.config.seed_production)
+}
+
+/// A connection to the timeline's database (as its role) with the seed record's table.
+async fn seed_table(plan: &Plan) -> Result<tokio_postgres::Client> {
+    let client = instance::connect::connect(&plan.target, plan.config.connect_timeout).await?;
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS public.deploydb_seed (\
+               command text NOT NULL, started_at timestamptz NOT NULL DEFAULT clock_timestamp(), \
+               finished_at timestamptz, exit_code int)",
+        )
+        .await
+        .map_err(seed_error(plan))?;
+    Ok(client)
+}
+
+fn seed_error(plan: &Plan) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
+    move |e| {
+        Error::server(format!(
+            "could not record the seed in {}: {}",
+            plan.target.dbname,
+            instance::connect::describe(&e)
+        ))
+    }
+}
+
+/// `[seed] command`, once per database: right after a new database was created and migrated,
+/// or again on a later run if that first attempt did not succeed. Recorded in the table
+/// `deploydb_seed` of the timeline's database, so a rerun never seeds twice. Production only with
+/// `[seed] production = true`.
+async fn seed(
+    plan: &Plan,
+    exports: &Exports,
+    secrets: &[String],
+    env: &Env,
+    ci: Ci,
+) -> Result<i32> {
+    let Some(command) = plan.config.seed_command.clone() else {
         return Ok(exit::OK);
     };
-    instance::lock::migration(
-        &plan.session.client,
-        &plan.target.dbname,
-        plan.config.lock_timeout,
-    )
-    .await?;
-    let stage = Stage::start("migrate");
-    let command = program.describe();
-    report::line("migrate", format!("running `{command}`"));
+    if !seeds(plan) {
+        report::line(
+            "seed",
+            "production is not seeded ([seed] production = true to do so)",
+        );
+        return Ok(exit::OK);
+    }
+    let client = seed_table(plan).await?;
+    let failed = seed_error(plan);
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE exit_code = 0), count(*) FROM public.deploydb_seed",
+            &[],
+        )
+        .await
+        .map_err(&failed)?;
+    let (succeeded, attempted): (i64, i64) = (row.get(0), row.get(1));
+    if succeeded > 0 || attempted == 0 {
+        report::line(
+            "seed",
+            if succeeded > 0 {
+                "already seeded; not again"
+            } else {
+                "the database existed before seeding was configured; not seeded"
+            },
+        );
+        return Ok(exit::OK);
+    }
+    let stage = Stage::start("seed");
+    report::line("seed", format!("running `{command}`"));
+    // One row per attempt: the creation's marker, or a new row for a retry.
+    client
+        .execute(
+            "INSERT INTO public.deploydb_seed (command) SELECT $1 \
+             WHERE NOT EXISTS (SELECT 1 FROM public.deploydb_seed WHERE finished_at IS NULL)",
+            &[&command],
+        )
+        .await
+        .map_err(&failed)?;
+    let program = Program::Shell(command.clone());
     let migration = Migration {
         program: &program,
-        dir: &migrate_dir,
+        dir: &plan.config.root,
         env,
         ci,
-        plan: &plan,
+        plan,
     };
     let code = migration
-        .run(
-            &exports,
-            &secrets,
-            &format!("deploydb: migrate `{command}`"),
-        )
+        .run(exports, secrets, &format!("deploydb: seed `{command}`"))
         .await?;
-    summary.migration = Some(MigrationSummary {
-        command,
-        exit_code: code,
-        duration_ms: stage.elapsed().as_millis(),
-    });
+    client
+        .execute(
+            "UPDATE public.deploydb_seed SET finished_at = now(), exit_code = $1, command = $2 \
+             WHERE finished_at IS NULL",
+            &[&code, &command],
+        )
+        .await
+        .map_err(failed)?;
     stage.done(format!("exited with {code}"));
-    if code == 0
-        && plan.config.branch_from == BranchFrom::Template
-        && plan.timeline.kind == TimelineKind::Production
-    {
-        refresh_template(&migration, env).await?;
-    }
     Ok(code)
 }
 
@@ -359,7 +611,10 @@ async fn refresh_template(migration: &Migration<'_>, env: &Env) -> Result<()> {
             return Ok(());
         }
     };
-    let exports = Exports::new(&rebuild.credentials);
+    let mut credentials = rebuild.credentials.clone();
+    plan.client_tls.apply(&mut credentials);
+    let mut exports = Exports::new(&credentials);
+    exports.keep_existing_node_ca(env)?;
     let mut secrets = plan.secrets(&exports);
     secrets.extend(exports.secrets().into_iter().map(str::to_string));
     if migration.ci == Ci::Github {
@@ -498,6 +753,21 @@ fn source_name(plan: &Plan) -> &'static str {
 }
 
 fn describe_detection(report: &Report) -> String {
+    if !report.uses_postgres() {
+        let tools: Vec<String> = report
+            .migrations
+            .iter()
+            .map(|m| format!("{} in {}", m.tool, m.dir))
+            .collect();
+        return format!(
+            "no PostgreSQL driver found in a manifest{}; running the configured migration anyway",
+            if tools.is_empty() {
+                String::new()
+            } else {
+                format!(" (migrations: {})", tools.join(", "))
+            }
+        );
+    }
     let evidence: Vec<String> = report
         .findings
         .iter()

@@ -197,7 +197,7 @@ fn ruby(dir: &Path, found: &mut Vec<(&'static str, String)>) {
 }
 
 /// `db/migrations/*.sql` (dbmate's format when the files have `-- migrate:up`), else
-/// `db/schema.sql`, applied with psql.
+/// `db/schema.sql` and/or plain `db/migrations/*.sql`, applied by deploydb's built-in `sql`.
 fn plain_sql(dir: &Path, found: &mut Vec<(&'static str, String)>) {
     let migrations = dir.join("db/migrations");
     let sql: Vec<PathBuf> = std::fs::read_dir(&migrations)
@@ -217,16 +217,11 @@ fn plain_sql(dir: &Path, found: &mut Vec<(&'static str, String)>) {
                 "dbmate --migrations-dir db/migrations --no-dump-schema up".into(),
             ));
         } else {
-            found.push((
-                "psql",
-                "for f in db/migrations/*.sql; do psql -X -q -v ON_ERROR_STOP=1 -f \"$f\" || exit 1; done".into(),
-            ));
+            // deploydb's built-in SQL migrations (`migrate::sql`): each file once, with a ledger.
+            found.push(("sql", "sql".into()));
         }
     } else if exists(dir, "db/schema.sql") {
-        found.push((
-            "psql",
-            "psql -X -q -v ON_ERROR_STOP=1 -f db/schema.sql".into(),
-        ));
+        found.push(("sql", "sql".into()));
     }
 }
 

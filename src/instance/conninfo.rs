@@ -10,8 +10,8 @@ use url::Url;
 
 use crate::secret::Secret;
 
-/// libpq's `sslmode`. Its default is `prefer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// libpq's `sslmode`. Its default is `prefer`. Ordered from weakest to strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SslMode {
     Disable,
     Allow,
@@ -52,6 +52,16 @@ const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// What RFC 3986 requires encoded in a query value, plus the characters form-style parsers give
+/// a meaning (`&`, `=`, `+`, `#`, `%`): a path such as `/tmp/ca.pem` stays readable and, above
+/// all, free of `%`, which configparser (Alembic's `set_main_option`) would try to interpolate.
+const QUERY_VALUE: &AsciiSet = &USERINFO
+    .remove(b'/')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b',')
+    .remove(b'!');
 
 /// Query keys we understand; libpq rejects unknown ones too, and silently ignoring a typo such
 /// as `sslmdoe=require` would connect without the TLS the user asked for.
@@ -210,11 +220,48 @@ impl ConnInfo {
         out.extend(utf8_percent_encode(&self.dbname, USERINFO));
         let mut query = vec![format!("sslmode={}", self.sslmode.as_str())];
         if let Some(ca) = &self.sslrootcert {
-            query.push(format!("sslrootcert={}", utf8_percent_encode(ca, USERINFO)));
+            query.push(format!(
+                "sslrootcert={}",
+                utf8_percent_encode(ca, QUERY_VALUE)
+            ));
         }
         out.push('?');
         out.push_str(&query.join("&"));
         out
+    }
+
+    /// The JDBC form (`jdbc:postgresql://host:port/db?…`), user and password as query
+    /// parameters as pgjdbc and the Java buildpacks expect them. `None` for a Unix socket,
+    /// which pgjdbc cannot reach without a socket factory of the app's own.
+    pub fn jdbc_url(&self) -> Option<Secret> {
+        if self.host.starts_with('/') {
+            return None;
+        }
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let mut out = format!(
+            "jdbc:postgresql://{host}:{}/{}?user={}",
+            self.port,
+            utf8_percent_encode(&self.dbname, USERINFO),
+            utf8_percent_encode(&self.user, QUERY_VALUE)
+        );
+        if let Some(password) = &self.password {
+            out.push_str(&format!(
+                "&password={}",
+                utf8_percent_encode(password.expose(), QUERY_VALUE)
+            ));
+        }
+        out.push_str(&format!("&sslmode={}", self.sslmode.as_str()));
+        if let Some(ca) = &self.sslrootcert {
+            out.push_str(&format!(
+                "&sslrootcert={}",
+                utf8_percent_encode(ca, QUERY_VALUE)
+            ));
+        }
+        Some(Secret::new(out))
     }
 
     pub fn pg_config(&self) -> tokio_postgres::Config {
@@ -301,5 +348,71 @@ mod tests {
             let err = ConnInfo::parse(bad).unwrap_err();
             assert!(!err.contains("topsecret"), "{err}");
         }
+    }
+
+    #[test]
+    fn query_values_keep_slashes_and_have_no_percent() {
+        let info = ConnInfo::parse(
+            "postgresql://u:p@h/db?sslmode=verify-full&sslrootcert=/tmp/a%20b%26c.pem",
+        )
+        .unwrap();
+        let url = info.url();
+        assert!(
+            url.expose().ends_with("sslrootcert=/tmp/a%20b%26c.pem"),
+            "{}",
+            url.expose()
+        );
+        let plain = ConnInfo::parse("postgresql://u:p@h/db?sslrootcert=/tmp/ca.pem").unwrap();
+        assert!(!plain.url().expose().contains('%'));
+        assert_eq!(
+            ConnInfo::parse(info.url().expose())
+                .unwrap()
+                .sslrootcert
+                .as_deref(),
+            Some("/tmp/a b&c.pem")
+        );
+    }
+
+    #[test]
+    fn jdbc_url_follows_pgjdbc() {
+        let info = ConnInfo::parse(
+            "postgresql://app:p%25w%40r%3Ad%2F%23%3F@[::1]:6543/shop?sslmode=verify-full&sslrootcert=/ca.pem",
+        )
+        .unwrap();
+        let jdbc = info.jdbc_url().unwrap();
+        assert_eq!(
+            jdbc.expose(),
+            "jdbc:postgresql://[::1]:6543/shop?user=app&password=p%25w@r:d/%23%3F&sslmode=verify-full&sslrootcert=/ca.pem"
+        );
+        let socket = ConnInfo::parse("postgresql://u@%2Ftmp/db").unwrap();
+        assert!(socket.jdbc_url().is_none());
+    }
+
+    /// Prisma's engines cannot be downloaded here, so the exported URL is held to the rules of
+    /// Prisma's PostgreSQL connector documentation instead: `postgresql://` or `postgres://`,
+    /// user and password percent-encoded (the docs name `@ : / # ? %` among what must be),
+    /// the database as the path, and `sslmode` one of `disable`, `prefer`, `require`.
+    #[test]
+    fn the_plain_url_meets_prismas_documented_rules() {
+        let password = "p%w@r:d/#?x";
+        let info = ConnInfo {
+            sslmode: SslMode::Disable,
+            ..ConnInfo::parse(&format!(
+                "postgresql://app:{}@db.example:5432/shop--feature-x",
+                utf8_percent_encode(password, NON_ALPHANUMERIC)
+            ))
+            .unwrap()
+        };
+        let url = url::Url::parse(info.url().expose()).unwrap();
+        assert_eq!(url.scheme(), "postgresql");
+        let userinfo = url.password().unwrap();
+        assert!(!userinfo.contains(['@', ':', '/', '#', '?']), "{userinfo}");
+        assert_eq!(
+            percent_decode_str(userinfo).decode_utf8().unwrap(),
+            password
+        );
+        assert_eq!(url.path(), "/shop--feature-x");
+        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        assert_eq!(query, [("sslmode".to_string(), "disable".to_string())]);
     }
 }

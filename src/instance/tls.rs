@@ -10,6 +10,19 @@
 //! | verify-full  | yes                 | yes (given CA, else system)  | yes                  |
 //!
 //! Root certificates are only loaded when a mode needs them, so plain connections pay nothing.
+//!
+//! [`for_clients`] decides what the app's clients are given. Clients disagree on what the modes
+//! mean (node-postgres and postgres.js verify the certificate and host name for every mode but
+//! `disable`; libpq verifies nothing below `verify-ca`), so the exported mode is chosen from
+//! what the admin connection actually negotiated, never weaker than the admin URL asked for:
+//!
+//! | admin connection                         | exported                          |
+//! |------------------------------------------|-----------------------------------|
+//! | in the clear (`prefer`/`allow`/`disable`) | `disable`                         |
+//! | TLS, `verify-full` holds with the roots  | `verify-full` + the CA file       |
+//! | TLS, only the chain verifies             | the admin's mode + CA; warning    |
+//! | TLS, publicly trusted, no CA file        | `require` (Node verifies anyway)  |
+//! | TLS, nothing verifies                    | `require`; warning with the fix   |
 
 use std::sync::Arc;
 
@@ -41,6 +54,94 @@ fn check_for(info: &ConnInfo) -> Check {
         SslMode::Require => Check::Nothing,
         SslMode::VerifyCa => Check::Chain,
         SslMode::VerifyFull => Check::ChainAndHost,
+    }
+}
+
+/// The TLS set-up every client of the timeline's database is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTls {
+    pub sslmode: SslMode,
+    pub sslrootcert: Option<String>,
+    /// Said once per run when some mainstream client cannot connect as exported.
+    pub warning: Option<String>,
+}
+
+impl ClientTls {
+    /// Gives `conn` (the app's credentials) this TLS set-up.
+    pub fn apply(&self, conn: &mut ConnInfo) {
+        conn.sslmode = self.sslmode;
+        conn.sslrootcert = self.sslrootcert.clone();
+    }
+}
+
+/// Measures the admin session (`pg_stat_ssl`) and, when TLS is on but not yet fully verified,
+/// tries one `verify-full` connection with the same roots, then decides with [`decide`].
+pub async fn for_clients(
+    client: &tokio_postgres::Client,
+    admin: &ConnInfo,
+    timeout: std::time::Duration,
+) -> Result<ClientTls> {
+    let tls: bool = client
+        .query_opt(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .map_err(|e| {
+            Error::server(format!(
+                "could not read the admin connection's TLS state on {}: {}",
+                admin.redacted(),
+                super::connect::describe(&e)
+            ))
+        })?
+        .map(|row| row.get(0))
+        .unwrap_or(false);
+    let full = if tls && admin.sslmode != SslMode::VerifyFull {
+        let probe = ConnInfo {
+            sslmode: SslMode::VerifyFull,
+            ..admin.clone()
+        };
+        super::connect::connect(&probe, timeout.min(std::time::Duration::from_secs(5)))
+            .await
+            .is_ok()
+    } else {
+        tls
+    };
+    Ok(decide(admin, tls, full))
+}
+
+/// The pure decision behind [`for_clients`]: `tls` is whether the admin connection is
+/// encrypted, `full` whether `verify-full` holds against `admin`'s roots (its `sslrootcert`,
+/// else the system's).
+pub fn decide(admin: &ConnInfo, tls: bool, full: bool) -> ClientTls {
+    const NODE: &str = "node-postgres, postgres.js and Deno check the certificate and host name whatever sslmode says";
+    let ca_file = admin.sslrootcert.clone().filter(|c| c != "system");
+    let (sslmode, sslrootcert, warning) = match (tls, full, admin.sslmode, ca_file) {
+        (false, _, _, _) => (SslMode::Disable, None, None),
+        (true, _, SslMode::VerifyFull, ca) => (SslMode::VerifyFull, ca, None),
+        (true, true, _, Some(ca)) => (SslMode::VerifyFull, Some(ca), None),
+        // Publicly trusted: Node verifies with its own roots; libpq encrypts.
+        (true, true, mode, None) => (mode.max(SslMode::Require), None, None),
+        (true, false, mode, Some(ca)) => (
+            mode.max(SslMode::Require),
+            Some(ca),
+            Some(format!(
+                "the server's certificate is signed by the given CA but does not name host {}; {NODE}, so they will refuse it; connect by a name the certificate holds",
+                admin.host
+            )),
+        ),
+        (true, false, mode, None) => (
+            mode.max(SslMode::Require),
+            None,
+            Some(format!(
+                "the server's certificate cannot be verified (no CA given, not publicly trusted); {NODE}, so they will refuse it; give the server's CA in DEPLOYDB_CA_CERT or [instance] ca_cert"
+            )),
+        ),
+    };
+    ClientTls {
+        sslmode,
+        sslrootcert,
+        warning,
     }
 }
 
@@ -207,5 +308,53 @@ impl ServerCertVerifier for ChainOnly {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin(query: &str) -> ConnInfo {
+        ConnInfo::parse(&format!("postgresql://u:p@db.example/postgres?{query}")).unwrap()
+    }
+
+    #[test]
+    fn a_plain_connection_exports_disable_whatever_the_url_said() {
+        for query in ["", "sslmode=prefer", "sslmode=allow", "sslmode=disable"] {
+            let tls = decide(&admin(query), false, false);
+            assert_eq!(tls.sslmode, SslMode::Disable, "{query}");
+            assert_eq!((tls.sslrootcert, tls.warning), (None, None));
+        }
+    }
+
+    #[test]
+    fn a_verifiable_connection_is_verified_for_every_client() {
+        for query in [
+            "sslrootcert=/ca.pem",
+            "sslmode=require&sslrootcert=/ca.pem",
+            "sslmode=verify-ca&sslrootcert=/ca.pem",
+            "sslmode=verify-full&sslrootcert=/ca.pem",
+        ] {
+            let tls = decide(&admin(query), true, true);
+            assert_eq!(tls.sslmode, SslMode::VerifyFull, "{query}");
+            assert_eq!(tls.sslrootcert.as_deref(), Some("/ca.pem"));
+            assert_eq!(tls.warning, None);
+        }
+        // Publicly trusted, no CA file: libpq cannot verify-full without one, Node verifies.
+        let tls = decide(&admin(""), true, true);
+        assert_eq!((tls.sslmode, tls.warning), (SslMode::Require, None));
+    }
+
+    #[test]
+    fn never_weaker_than_asked_and_a_warning_where_node_cannot_follow() {
+        let tls = decide(&admin("sslmode=verify-ca&sslrootcert=/ca.pem"), true, false);
+        assert_eq!(tls.sslmode, SslMode::VerifyCa);
+        assert!(tls.warning.unwrap().contains("host db.example"));
+        let tls = decide(&admin("sslmode=require"), true, false);
+        assert_eq!(tls.sslmode, SslMode::Require);
+        assert!(tls.warning.unwrap().contains("DEPLOYDB_CA_CERT"));
+        let tls = decide(&admin("sslmode=verify-full"), true, false);
+        assert_eq!((tls.sslmode, tls.warning), (SslMode::VerifyFull, None));
     }
 }

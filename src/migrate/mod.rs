@@ -4,6 +4,7 @@
 //! and everything it started: SIGTERM to the group, a grace period, then SIGKILL.
 
 mod relay;
+pub mod sql;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::{CommandExt, ExitStatusExt};

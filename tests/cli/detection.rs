@@ -101,7 +101,10 @@ fn auto_runs_the_one_suggestion_and_refuses_ambiguity_before_creating_anything()
         &crate::support::with(&env, &[]),
     ))
     .expect_code(0);
-    assert!(result.stderr().contains("db/migrations/*.sql"), "{result}");
+    assert!(
+        result.stderr().contains("built-in SQL migrations"),
+        "{result}"
+    );
     let url = format!(
         "postgresql://bootstrap:{}@127.0.0.1:{}/shop--feature-auto",
         crate::support::SUPERUSER_PASSWORD,

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `deploydb` binary against real PostgreSQL servers started by the
 //! harness, in temp repositories, with fake CI environments. One binary, a module per concern.
 
+mod clients;
 mod detection;
 mod lifecycle;
 mod pipeline;
