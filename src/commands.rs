@@ -67,7 +67,7 @@ pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> R
                 "app": config.app,
                 "database": database,
                 "source": timeline.source,
-                "production_branch": timeline.production_branch,
+                "production_branch": Some(&timeline.production_branch).filter(|b| !b.is_empty()),
             });
             println!("{value}");
         }

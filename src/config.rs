@@ -102,8 +102,12 @@ pub struct Config {
     pub root: PathBuf,
     pub file: Option<PathBuf>,
     pub app: String,
-    /// Configured explicitly; otherwise the timeline stage asks the CI, then uses `main`.
+    /// Set by the pipeline (`--production-branch`, `DEPLOYDB_PRODUCTION_BRANCH`); otherwise the
+    /// timeline stage asks the CI, then uses `main` outside CI.
     pub production_branch: Option<String>,
+    /// `production_branch` in `deploydb.toml`: the repository's word, which counts only where
+    /// no CI speaks or where it agrees with the CI (see `timeline::resolve`).
+    pub file_production_branch: Option<String>,
     /// The name of the variable holding the admin URL (never the URL itself).
     pub url_env: String,
     pub connect_timeout: Duration,
@@ -169,8 +173,8 @@ impl Config {
         let production_branch = overrides
             .production_branch
             .clone()
-            .or_else(|| env.get("DEPLOYDB_PRODUCTION_BRANCH").map(str::to_string))
-            .or(fc.production_branch);
+            .or_else(|| env.get("DEPLOYDB_PRODUCTION_BRANCH").map(str::to_string));
+        let file_production_branch = fc.production_branch;
 
         let url_env = env
             .get("DEPLOYDB_URL_ENV")
@@ -273,6 +277,7 @@ impl Config {
             file,
             app,
             production_branch,
+            file_production_branch,
             url_env,
             connect_timeout,
             migrate_command,

@@ -45,6 +45,7 @@ pub(crate) fn resolve_timeline(config: &Config, env: &Env) -> Result<(Timeline, 
     let timeline = timeline::resolve(timeline::Inputs {
         spec: config.timeline.clone(),
         production_branch: config.production_branch.as_deref(),
+        file_production_branch: config.file_production_branch.as_deref(),
         preview: config.preview,
         env,
         root: &config.root,

@@ -1,9 +1,15 @@
-//! GitHub Actions: the ref from `GITHUB_*` variables, and the pull request number and the
-//! repository's default branch from the event payload at `GITHUB_EVENT_PATH`.
+//! GitHub Actions: the ref from `GITHUB_*` variables, and the pull request number, the
+//! repository's default branch and a deployment's environment from the event payload at
+//! `GITHUB_EVENT_PATH`.
+//!
+//! Which events may deploy production is decided here, by event name: a workflow can be
+//! triggered on the default branch by events that are not deploys of it (`issue_comment`,
+//! `workflow_run` — GitHub's pattern for fork pull requests —, a deployment to a staging
+//! environment), and those must never resolve to production by accident.
 
 use serde::Deserialize;
 
-use super::{CiView, NAME_IT, Ref, Source};
+use super::{CiView, NAME_IT, Ref, Source, Trigger};
 use crate::env::Env;
 use crate::error::{Error, Result};
 
@@ -12,6 +18,7 @@ struct Event {
     number: Option<u64>,
     pull_request: Option<PullRequest>,
     repository: Option<Repository>,
+    deployment: Option<Deployment>,
 }
 
 #[derive(Deserialize)]
@@ -24,6 +31,25 @@ struct Repository {
     default_branch: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct Deployment {
+    environment: Option<String>,
+}
+
+/// Events that run for a pull request: they resolve to its preview.
+const PULL_REQUEST_EVENTS: &[&str] = &[
+    "pull_request",
+    "pull_request_target",
+    "pull_request_review",
+    "pull_request_review_comment",
+];
+
+/// Events that deploy the ref they run on: a push, a manual run, a schedule.
+const DEPLOY_EVENTS: &[&str] = &["push", "workflow_dispatch", "schedule"];
+
+/// The environment names a `deployment` event deploys production to.
+pub(super) const PRODUCTION_ENVIRONMENTS: &[&str] = &["production", "prod"];
+
 /// `None` outside GitHub Actions.
 pub(super) fn view(env: &Env) -> Result<Option<CiView>> {
     if !env.is_true("GITHUB_ACTIONS") {
@@ -32,25 +58,49 @@ pub(super) fn view(env: &Env) -> Result<Option<CiView>> {
     let event = read_event(env)?;
     let default_branch = event.repository.and_then(|r| r.default_branch);
     let event_name = env.get("GITHUB_EVENT_NAME").unwrap_or_default();
-    let reference = if event_name.starts_with("pull_request") {
-        Ref::PullRequest {
-            number: event.number.or(event.pull_request.and_then(|p| p.number)),
-            branch: env.get("GITHUB_HEAD_REF").map(str::to_string),
-        }
-    } else {
-        let name = env.get("GITHUB_REF_NAME").ok_or_else(|| {
-            Error::timeline("GITHUB_ACTIONS is set but GITHUB_REF_NAME is not").with_hint(NAME_IT)
-        })?;
-        if env.get("GITHUB_REF_TYPE") == Some("tag") {
-            Ref::Tag(name.to_string())
+    if PULL_REQUEST_EVENTS.contains(&event_name) {
+        return Ok(Some(CiView {
+            source: Source::Github,
+            reference: Ref::PullRequest {
+                number: event.number.or(event.pull_request.and_then(|p| p.number)),
+                branch: env.get("GITHUB_HEAD_REF").map(str::to_string),
+            },
+            default_branch,
+            trigger: Trigger::Deploy,
+        }));
+    }
+    let trigger = if DEPLOY_EVENTS.contains(&event_name) {
+        Trigger::Deploy
+    } else if event_name == "deployment" {
+        let environment = event
+            .deployment
+            .and_then(|d| d.environment)
+            .unwrap_or_default();
+        if PRODUCTION_ENVIRONMENTS.contains(&environment.to_ascii_lowercase().as_str()) {
+            Trigger::Deploy
         } else {
-            Ref::Branch(name.to_string())
+            Trigger::NotProduction(format!(
+                "a GitHub deployment to environment `{environment}`"
+            ))
         }
+    } else if event_name.is_empty() {
+        Trigger::Unknown("a GitHub Actions run without GITHUB_EVENT_NAME".to_string())
+    } else {
+        Trigger::Unknown(format!("the GitHub event `{event_name}`"))
+    };
+    let name = env.get("GITHUB_REF_NAME").ok_or_else(|| {
+        Error::timeline("GITHUB_ACTIONS is set but GITHUB_REF_NAME is not").with_hint(NAME_IT)
+    })?;
+    let reference = if env.get("GITHUB_REF_TYPE") == Some("tag") {
+        Ref::Tag(name.to_string())
+    } else {
+        Ref::Branch(name.to_string())
     };
     Ok(Some(CiView {
         source: Source::Github,
         reference,
         default_branch,
+        trigger,
     }))
 }
 

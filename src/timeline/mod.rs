@@ -114,12 +114,26 @@ enum Ref {
     Tag(String),
 }
 
-/// A CI system's view: the ref, and the repository's default branch when it knows it.
+/// Whether the CI event that started this run may deploy the production branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Trigger {
+    /// A push, a manual or scheduled run, a deployment to production: it deploys its ref.
+    Deploy,
+    /// A deployment to another environment: never production.
+    NotProduction(String),
+    /// Anything else (a comment, another workflow finishing, an API trigger): not a deploy of
+    /// its ref, so it needs an explicit `--timeline`.
+    Unknown(String),
+}
+
+/// A CI system's view: the ref, the repository's default branch when it knows it, and the
+/// event that started the run.
 #[derive(Debug, Clone)]
 struct CiView {
     source: Source,
     reference: Ref,
     default_branch: Option<String>,
+    trigger: Trigger,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -156,11 +170,13 @@ impl fmt::Display for Timeline {
     }
 }
 
-/// What resolution needs: the override (if any), the configured production branch (if any), the
-/// environment, and the directory to look for `.git` from.
+/// What resolution needs: the override (if any), the production branch set by the pipeline
+/// (`--production-branch`, `DEPLOYDB_PRODUCTION_BRANCH`) and by the repository's
+/// `deploydb.toml` (if any), the environment, and the directory to look for `.git` from.
 pub struct Inputs<'a> {
     pub spec: Option<(Spec, Source)>,
     pub production_branch: Option<&'a str>,
+    pub file_production_branch: Option<&'a str>,
     pub preview: PreviewMode,
     pub env: &'a Env,
     pub root: &'a Path,
@@ -168,11 +184,8 @@ pub struct Inputs<'a> {
 
 pub fn resolve(inputs: Inputs<'_>) -> Result<Timeline> {
     let ci = github::view(inputs.env)?.or(gitlab::view(inputs.env));
-    let production_branch = inputs
-        .production_branch
-        .map(str::to_string)
-        .or_else(|| ci.as_ref().and_then(|c| c.default_branch.clone()))
-        .unwrap_or_else(|| "main".to_string());
+    // Empty when a CI run cannot tell: a branch run then stops instead of guessing.
+    let production_branch = production_branch(&inputs, ci.as_ref())?.unwrap_or_default();
 
     let per_pr = inputs.preview == PreviewMode::PerPr;
     if let Some((spec, source)) = inputs.spec {
@@ -198,9 +211,9 @@ pub fn resolve(inputs: Inputs<'_>) -> Result<Timeline> {
         });
     }
 
-    let (source, reference) = match ci {
-        Some(view) => (view.source, view.reference),
-        None => (Source::Git, git::head(inputs.root)?),
+    let (source, reference, trigger) = match ci {
+        Some(view) => (view.source, view.reference, view.trigger),
+        None => (Source::Git, git::head(inputs.root)?, Trigger::Deploy),
     };
     let timeline = |kind, branch, pr| Timeline {
         kind,
@@ -216,9 +229,28 @@ pub fn resolve(inputs: Inputs<'_>) -> Result<Timeline> {
         )
         .with_hint(NAME_IT)),
         Ref::PullRequest { number, branch } => Ok(timeline(Kind::Preview, branch, number)),
-        Ref::Branch(name) if name == production_branch => {
-            Ok(timeline(Kind::Production, Some(name), None))
+        Ref::Branch(_) if matches!(trigger, Trigger::Unknown(_)) => {
+            let Trigger::Unknown(event) = trigger else {
+                unreachable!()
+            };
+            Err(Error::timeline(format!(
+                "this run was started by {event}, which is not a deploy of the branch it runs on"
+            ))
+            .with_hint(NOT_A_DEPLOY))
         }
+        Ref::Branch(name) if production_branch.is_empty() => Err(Error::timeline(format!(
+            "cannot tell whether branch `{name}` is the production branch: the CI did not say which branch is the default"
+        ))
+        .with_hint(
+            "set DEPLOYDB_PRODUCTION_BRANCH in the pipeline, or name the timeline with --timeline",
+        )),
+        Ref::Branch(name) if name == production_branch => match trigger {
+            Trigger::NotProduction(event) => Err(Error::timeline(format!(
+                "this run was started by {event} on the production branch `{name}`; only a deployment to production deploys production"
+            ))
+            .with_hint(NOT_A_DEPLOY)),
+            _ => Ok(timeline(Kind::Production, Some(name), None)),
+        },
         Ref::Branch(name) => Ok(timeline(Kind::Branch, Some(name), None)),
         Ref::Tag(tag) => Err(Error::timeline(format!(
             "this run is for tag `{tag}`, and a tag does not say which database it deploys to"
@@ -226,6 +258,31 @@ pub fn resolve(inputs: Inputs<'_>) -> Result<Timeline> {
         .with_hint(NAME_IT)),
     }
 }
+
+/// The production branch. The CI platform says which branch is the default; the pipeline may
+/// say otherwise (flag or `DEPLOYDB_PRODUCTION_BRANCH`), the repository may not: a branch could
+/// otherwise declare itself production in its own `deploydb.toml` and be deployed as such. The
+/// file's value counts where no CI speaks (a local checkout), and where it agrees with the CI.
+fn production_branch(inputs: &Inputs<'_>, ci: Option<&CiView>) -> Result<Option<String>> {
+    if let Some(branch) = inputs.production_branch {
+        return Ok(Some(branch.to_string()));
+    }
+    let Some(ci) = ci else {
+        return Ok(Some(
+            inputs.file_production_branch.unwrap_or("main").to_string(),
+        ));
+    };
+    match (inputs.file_production_branch, ci.default_branch.as_deref()) {
+        (Some(file), Some(default)) if file != default => Err(Error::usage(format!(
+            "deploydb.toml sets production_branch = \"{file}\", but the CI says the default branch is `{default}`; the repository cannot redefine production"
+        ))
+        .with_hint("remove production_branch from deploydb.toml, or set DEPLOYDB_PRODUCTION_BRANCH in the pipeline")),
+        (_, default) => Ok(default.map(str::to_string)),
+    }
+}
+
+/// The hint for a run whose event does not deploy its ref.
+const NOT_A_DEPLOY: &str = "deploydb resolves production only for GitHub push, workflow_dispatch, schedule and deployment-to-production events and GitLab push, web and scheduled pipelines; name the timeline with --timeline";
 
 /// The hint for every "cannot tell" error.
 const NAME_IT: &str =
@@ -242,10 +299,160 @@ mod tests {
         resolve(Inputs {
             spec: None,
             production_branch: None,
+            file_production_branch: None,
             preview: PreviewMode::Shared,
             env: &env,
             root: dir.path(),
         })
+    }
+
+    /// GitHub events as the documentation's payloads carry them: which resolve to production,
+    /// which to a branch or preview, and which need an explicit `--timeline`.
+    #[test]
+    fn github_event_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let payload = |name: &str, json: &str| {
+            let path = dir.path().join(name);
+            fs::write(&path, json).unwrap();
+            path.to_str().unwrap().to_string()
+        };
+        let with_default = payload("push.json", r#"{"repository":{"default_branch":"main"}}"#);
+        let staging = payload(
+            "staging.json",
+            r#"{"deployment":{"environment":"staging"},"repository":{"default_branch":"main"}}"#,
+        );
+        let production = payload(
+            "production.json",
+            r#"{"deployment":{"environment":"Production"},"repository":{"default_branch":"main"}}"#,
+        );
+        let schedule = payload("schedule.json", r#"{"schedule":"0 0 * * *"}"#);
+        let run = |event: &str, path: &str, reference: &str| {
+            resolve_env(&[
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_EVENT_NAME", event),
+                ("GITHUB_REF_NAME", reference),
+                ("GITHUB_REF_TYPE", "branch"),
+                ("GITHUB_EVENT_PATH", path),
+            ])
+            .map(|t| t.kind)
+            .map_err(|e| e.kind)
+        };
+        use crate::error::Kind as E;
+        for (event, path, reference, expected) in [
+            ("push", &with_default, "main", Ok(Kind::Production)),
+            (
+                "workflow_dispatch",
+                &with_default,
+                "main",
+                Ok(Kind::Production),
+            ),
+            ("schedule", &with_default, "main", Ok(Kind::Production)),
+            ("push", &with_default, "feature", Ok(Kind::Branch)),
+            ("deployment", &production, "main", Ok(Kind::Production)),
+            ("deployment", &staging, "main", Err(E::Timeline)),
+            ("deployment", &staging, "feature", Ok(Kind::Branch)),
+            ("issue_comment", &with_default, "main", Err(E::Timeline)),
+            ("workflow_run", &with_default, "main", Err(E::Timeline)),
+            (
+                "repository_dispatch",
+                &with_default,
+                "main",
+                Err(E::Timeline),
+            ),
+            ("release", &with_default, "main", Err(E::Timeline)),
+            ("", &with_default, "main", Err(E::Timeline)),
+            // A schedule's payload names no default branch: `main` is not guessed to be it.
+            ("schedule", &schedule, "main", Err(E::Timeline)),
+            (
+                "pull_request_target",
+                &with_default,
+                "main",
+                Ok(Kind::Preview),
+            ),
+        ] {
+            assert_eq!(
+                run(event, path, reference),
+                expected,
+                "{event} on {reference}"
+            );
+        }
+    }
+
+    #[test]
+    fn gitlab_pipeline_source_table() {
+        use crate::error::Kind as E;
+        let run = |source: &str, extra: &[(&'static str, &'static str)]| {
+            let mut pairs = vec![
+                ("GITLAB_CI", "true"),
+                ("CI_COMMIT_BRANCH", "main"),
+                ("CI_DEFAULT_BRANCH", "main"),
+                ("CI_PIPELINE_SOURCE", source),
+            ];
+            pairs.extend_from_slice(extra);
+            resolve_env(&pairs)
+                .map(|t| (t.kind, t.pr))
+                .map_err(|e| e.kind)
+        };
+        for source in ["push", "web", "schedule"] {
+            assert_eq!(run(source, &[]), Ok((Kind::Production, None)), "{source}");
+        }
+        for source in ["api", "trigger", "pipeline", "parent_pipeline", "chat"] {
+            assert_eq!(run(source, &[]), Err(E::Timeline), "{source}");
+        }
+        let external = run(
+            "external_pull_request_event",
+            &[("CI_EXTERNAL_PULL_REQUEST_IID", "12")],
+        );
+        assert_eq!(external, Ok((Kind::Preview, Some(12))));
+    }
+
+    /// A branch must not make itself production through its own deploydb.toml.
+    #[test]
+    fn the_repository_cannot_redefine_production() {
+        let dir = tempfile::tempdir().unwrap();
+        let env: Env = [
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_BRANCH", "attacker"),
+            ("CI_DEFAULT_BRANCH", "main"),
+        ]
+        .into_iter()
+        .collect();
+        let inputs = |pipeline, file| Inputs {
+            spec: None,
+            production_branch: pipeline,
+            file_production_branch: file,
+            preview: PreviewMode::Shared,
+            env: &env,
+            root: dir.path(),
+        };
+        let err = resolve(inputs(None, Some("attacker"))).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Usage);
+        assert!(
+            err.message.contains("cannot redefine production"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            resolve(inputs(None, Some("main"))).unwrap().kind,
+            Kind::Branch
+        );
+        // The pipeline itself may say so.
+        assert_eq!(
+            resolve(inputs(Some("attacker"), None)).unwrap().kind,
+            Kind::Production
+        );
+        // Outside CI the file is the only word there is.
+        let local = tempfile::tempdir().unwrap();
+        fs::create_dir(local.path().join(".git")).unwrap();
+        fs::write(local.path().join(".git/HEAD"), "ref: refs/heads/trunk\n").unwrap();
+        let empty = Env::default();
+        let t = resolve(Inputs {
+            env: &empty,
+            root: local.path(),
+            ..inputs(None, Some("trunk"))
+        })
+        .unwrap();
+        assert_eq!(t.kind, Kind::Production);
     }
 
     #[test]
@@ -373,6 +580,7 @@ mod tests {
         let inputs = |spec| Inputs {
             spec,
             production_branch: None,
+            file_production_branch: None,
             preview: PreviewMode::PerPr,
             env: &env,
             root: dir.path(),
@@ -404,6 +612,7 @@ mod tests {
         let t = resolve(Inputs {
             spec: Some((Spec::Branch("x".into()), Source::Flag)),
             production_branch: None,
+            file_production_branch: None,
             preview: PreviewMode::Shared,
             env: &env,
             root: dir.path(),
@@ -428,6 +637,7 @@ mod tests {
         let inputs = || Inputs {
             spec: None,
             production_branch: Some("main"),
+            file_production_branch: None,
             preview: PreviewMode::Shared,
             env: &env,
             root: dir.path(),
@@ -459,6 +669,7 @@ mod tests {
         let t = resolve(Inputs {
             spec: None,
             production_branch: None,
+            file_production_branch: None,
             preview: PreviewMode::Shared,
             env: &env,
             root: &wt.join("sub"),
