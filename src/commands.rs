@@ -79,7 +79,15 @@ pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> R
 pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Result<i32> {
     let config = load_config(global, &args.timeline, None, env, cwd)?;
     let plan = Plan::new(config, env).await?;
-    print!("{}", render(&plan.exports(env)?, args.format)?);
+    let exports = plan.exports(env)?;
+    if env.is_true("GITHUB_ACTIONS") {
+        // On stderr, which the runner reads for commands too: stdout may be going into
+        // $GITHUB_ENV (`deploydb env --format github >> "$GITHUB_ENV"`).
+        let secrets = plan.secrets(&exports);
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        eprint!("{}", export::github::masks(&secrets));
+    }
+    print!("{}", render(&exports, args.format)?);
     Ok(exit::OK)
 }
 

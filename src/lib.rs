@@ -29,6 +29,7 @@ use error::{Error, Result, exit};
 /// Parses `args`, runs the command with the process environment, prints any error, and returns
 /// the exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
+    hide_own_environment();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -102,4 +103,16 @@ fn init_tracing(verbose: u8, env: &Env) {
         .with_target(false)
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .try_init();
+}
+
+/// deploydb's environment holds the admin URL, and the migration command runs as the same user:
+/// it could read `/proc/<deploydb's pid>/environ` (or attach a debugger). A process that is not
+/// dumpable has its `/proc` files owned by root and cannot be ptraced by its own user. The
+/// migration itself is dumpable again after its `execve`, so its own tools work as usual.
+fn hide_own_environment() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_DUMPABLE) takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
 }

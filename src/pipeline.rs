@@ -558,11 +558,11 @@ impl Migration<'_> {
     /// Runs the command with `exports` in its environment (and not the admin's variables),
     /// its output in a collapsible section, secrets masked. Returns its exit code.
     async fn run(&self, exports: &Exports, secrets: &[String], title: &str) -> Result<i32> {
-        let hidden = instance::admin_only_variables(&self.plan.config);
+        let admin = self.plan.session.admin();
         let mut child_env: BTreeMap<String, String> = self
             .env
             .iter()
-            .filter(|(k, _)| !hidden.contains(&k.as_str()))
+            .filter(|(k, v)| !instance::is_admin_only(&self.plan.config, admin, k, v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for (name, value) in &exports.vars {

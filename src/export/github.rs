@@ -10,15 +10,25 @@ use crate::error::{Error, Result};
 use crate::instance::local::random_hex;
 
 /// The mask commands for each secret; GitHub masks values line by line, so a multi-line value
-/// gets one command per line.
+/// gets one command per line. The runner unescapes a command's value (`%0D`, `%0A`, then
+/// `%25`), so a value is escaped the other way round first: a password holding `%25` must
+/// register itself, not the `%` the runner would read.
 pub fn masks(secrets: &[&str]) -> String {
     let mut out = String::new();
     for secret in secrets {
         for line in secret.lines().filter(|l| !l.is_empty()) {
-            out.push_str(&format!("::add-mask::{line}\n"));
+            out.push_str(&format!("::add-mask::{}\n", escape_data(line)));
         }
     }
     out
+}
+
+/// A workflow command's value as the runner expects it (its `ActionCommand` escape table).
+pub fn escape_data(value: &str) -> String {
+    value
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 pub fn heredoc(name: &str, value: &str) -> String {
@@ -56,4 +66,25 @@ pub(crate) fn append(path: &Path, what: &str, text: &str) -> Result<()> {
                 path.display()
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the runner does to a command's value (ActionCommand.Unescape: `%0D`, `%0A`, `%25`
+    /// in that order), applied to what `masks` prints, gives back each secret's line.
+    #[test]
+    fn masks_survive_the_runners_unescaping() {
+        let unescape = |v: &str| {
+            v.replace("%0D", "\r")
+                .replace("%0A", "\n")
+                .replace("%25", "%")
+        };
+        for secret in ["p%25w", "100%", "a%0Ab", "%250D", "plain"] {
+            let printed = masks(&[secret]);
+            let value = printed.trim_end().strip_prefix("::add-mask::").unwrap();
+            assert_eq!(unescape(value), secret, "{printed}");
+        }
+    }
 }

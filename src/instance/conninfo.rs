@@ -65,6 +65,11 @@ const QUERY_VALUE: &AsciiSet = &USERINFO
 
 /// Query keys we understand; libpq rejects unknown ones too, and silently ignoring a typo such
 /// as `sslmdoe=require` would connect without the TLS the user asked for.
+/// A user name or password as it appears in an exported URL.
+pub fn encode_component(text: &str) -> String {
+    utf8_percent_encode(text, USERINFO).to_string()
+}
+
 const KNOWN_PARAMS: &[&str] = &[
     "host",
     "port",

@@ -20,21 +20,38 @@ use crate::error::{Error, Result};
 use conninfo::ConnInfo;
 use role::Isolation;
 
-/// Variables the migration command must not inherit: they would give it the admin's power.
-pub fn admin_only_variables(config: &Config) -> [&str; 2] {
-    [config.url_env.as_str(), "DEPLOYDB_ROLE_SECRET"]
+/// Whether the migration command must not inherit `name=value`: it would give the command the
+/// admin's power. By name — the admin URL's variables, wherever `deploydb.toml` says the URL
+/// comes from (the repository writes that file, so it cannot be trusted to name the only one),
+/// and the role key — and by value: any variable that carries the admin password, raw or
+/// percent-encoded, whatever it is called.
+pub fn is_admin_only(config: &Config, admin: &ConnInfo, name: &str, value: &str) -> bool {
+    const ALWAYS: &[&str] = &[DEFAULT_URL_ENV, "DEPLOYDB_URL_ENV", "DEPLOYDB_ROLE_SECRET"];
+    if name == config.url_env || ALWAYS.contains(&name) {
+        return true;
+    }
+    let Some(password) = admin.password.as_ref().map(|p| p.expose()) else {
+        return false;
+    };
+    !password.is_empty()
+        && (value.contains(password) || value.contains(&conninfo::encode_component(password)))
 }
+
+const DEFAULT_URL_ENV: &str = "DEPLOYDB_ADMIN_URL";
 
 /// The admin connection: from the variable named by `[instance] url_env`, or, when that is
 /// unset, the embedded local cluster (started on demand). A CA given outside the URL
 /// (`DEPLOYDB_CA_CERT` as PEM text, or `[instance] ca_cert`) becomes its `sslrootcert`.
 pub fn admin(config: &Config, env: &Env) -> Result<ConnInfo> {
-    let mut info = match env.get(&config.url_env) {
+    let mut info = match env.get(&config.url_env).filter(|url| !url.is_empty()) {
         Some(url) => ConnInfo::parse(url).map_err(|reason| {
             Error::usage(format!("the admin URL in ${} cannot be used: {reason}", config.url_env))
                 .with_hint("write it as postgresql://USER:PASSWORD@HOST:PORT/postgres, with special characters percent-encoded")
         })?,
-        None => local::embedded(env)?,
+        None => {
+            refuse_silent_local(config, env)?;
+            local::embedded(env)?
+        }
     };
     if info.sslrootcert.is_none() {
         if let Some(pem) = env.get("DEPLOYDB_CA_CERT") {
@@ -46,26 +63,56 @@ pub fn admin(config: &Config, env: &Env) -> Result<ConnInfo> {
     Ok(info)
 }
 
+/// In CI a missing admin URL is almost always a missing secret — fork pull requests get no
+/// secrets, GitLab hides protected variables on unprotected refs — and quietly deploying to a
+/// throwaway local server instead would report success for a deploy that never happened. The
+/// local cluster in CI is used only when the pipeline asks for it (`DEPLOYDB_LOCAL=true`).
+fn refuse_silent_local(config: &Config, env: &Env) -> Result<()> {
+    let in_ci = ["CI", "GITHUB_ACTIONS", "GITLAB_CI"]
+        .iter()
+        .any(|name| env.is_true(name));
+    if !in_ci || env.is_true("DEPLOYDB_LOCAL") {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "this CI job has no admin URL: ${} is not set or empty",
+        config.url_env
+    ))
+    .with_hint(format!(
+        "store the admin URL in a CI secret and pass it as {} (fork pull requests and unprotected GitLab refs get no secrets); to use a throwaway PostgreSQL on the runner instead, set DEPLOYDB_LOCAL=true",
+        config.url_env
+    )))
+}
+
 /// CI secrets hold the CA as text, but libpq clients want a file: write it where later steps
-/// of the job can read it (`$RUNNER_TEMP` on GitHub, else the temp folder), named by content.
+/// of the job can read it (`$RUNNER_TEMP` on GitHub, else the temp folder), in a new private
+/// folder of its own — a fixed, predictable path could be planted in advance as a link.
 fn write_ca(pem: &str, env: &Env) -> Result<PathBuf> {
-    use sha2::{Digest, Sha256};
-    let dir = PathBuf::from(
+    let parent = PathBuf::from(
         env.get("RUNNER_TEMP")
             .or(env.get("TMPDIR"))
             .unwrap_or("/tmp"),
     );
-    let digest = Sha256::digest(pem.as_bytes());
-    let name: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    let path = dir.join(format!("deploydb-ca-{name}.pem"));
-    std::fs::write(&path, pem).map_err(|e| {
+    let fail = |e: std::io::Error| {
         Error::io(
             crate::error::Kind::Usage,
             "write DEPLOYDB_CA_CERT to",
-            &path,
+            &parent,
             e,
         )
-    })?;
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("deploydb-ca-")
+        .tempdir_in(&parent)
+        .map_err(fail)?
+        .keep();
+    let path = dir.join("ca.pem");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, pem.as_bytes()))
+        .map_err(fail)?;
     Ok(path)
 }
 

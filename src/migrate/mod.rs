@@ -118,8 +118,14 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
         .map_err(|e| Error::internal(format!("waiting for the migration command failed: {e}")))?
         .map_err(|e| Error::internal(format!("waiting for the migration command failed: {e}")))?;
     // A grandchild that keeps the pipes open must not hold the pipeline step hostage.
-    for task in [out_task, err_task] {
-        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    let out_mid_line = tokio::time::timeout(Duration::from_secs(2), out_task).await;
+    let err_mid_line = tokio::time::timeout(Duration::from_secs(2), err_task).await;
+    // An unterminated last line is ended, so deploydb's next line starts on a line of its own.
+    if matches!(out_mid_line, Ok(Ok(Ok(true)))) {
+        println!();
+    }
+    if matches!(err_mid_line, Ok(Ok(Ok(true)))) {
+        eprintln!();
     }
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => code,

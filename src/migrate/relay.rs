@@ -1,75 +1,108 @@
-//! Copying a child's output to ours as it arrives, whole lines at a time, with secrets replaced
-//! by `****`. Lines are never held until the child exits; bytes are moved in the chunks the
-//! pipe delivers, and a chunk is only rebuilt when a secret actually occurs in it.
+//! Copying a child's output to ours as it arrives, with secrets replaced by `****`. Nothing waits
+//! for a line to end — a progress dot or a spinner shows at once — except a tail that could be
+//! the start of a secret, which is held until the next read says whether it is one. All secrets
+//! are found in one pass (Aho–Corasick, leftmost-longest, so a URL is masked whole rather than
+//! around the password inside it), and a chunk is only rebuilt when a secret occurs in it.
 
+use std::borrow::Cow;
 use std::io::{Read, Write};
 
-use memchr::memmem::Finder;
+use aho_corasick::{AhoCorasick, MatchKind};
 
 const CHUNK: usize = 64 * 1024;
 const MASK: &[u8] = b"****";
 
 pub struct Redactor {
-    finders: Vec<Finder<'static>>,
+    finder: Option<AhoCorasick>,
+    secrets: Vec<Vec<u8>>,
 }
 
 impl Redactor {
     pub fn new(secrets: &[&str]) -> Redactor {
-        let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-        // Longest first, so a URL is masked whole before the password inside it is.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut secrets: Vec<Vec<u8>> = secrets
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        secrets.sort();
         secrets.dedup();
-        Redactor {
-            finders: secrets
-                .into_iter()
-                .map(|s| Finder::new(s.as_bytes()).into_owned())
-                .collect(),
-        }
+        let finder = (!secrets.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&secrets)
+                .expect("a handful of short literal patterns always builds")
+        });
+        Redactor { finder, secrets }
     }
 
     /// `text` with every secret masked; borrowed when there is nothing to mask.
-    pub fn apply<'a>(&self, text: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
-        if !self.finders.iter().any(|f| f.find(text).is_some()) {
-            return std::borrow::Cow::Borrowed(text);
+    pub fn apply<'a>(&self, text: &'a [u8]) -> Cow<'a, [u8]> {
+        let Some(finder) = &self.finder else {
+            return Cow::Borrowed(text);
+        };
+        let mut matches = finder.find_iter(text).peekable();
+        if matches.peek().is_none() {
+            return Cow::Borrowed(text);
         }
-        let mut current = text.to_vec();
-        for finder in &self.finders {
-            let needle = finder.needle();
-            let mut out = Vec::with_capacity(current.len());
-            let mut start = 0;
-            for at in finder.find_iter(&current) {
-                out.extend_from_slice(&current[start..at]);
-                out.extend_from_slice(MASK);
-                start = at + needle.len();
-            }
-            out.extend_from_slice(&current[start..]);
-            current = out;
+        let mut out = Vec::with_capacity(text.len());
+        let mut start = 0;
+        for m in matches {
+            out.extend_from_slice(&text[start..m.start()]);
+            out.extend_from_slice(MASK);
+            start = m.end();
         }
-        std::borrow::Cow::Owned(current)
+        out.extend_from_slice(&text[start..]);
+        Cow::Owned(out)
     }
 
-    /// The longest secret, in bytes: how much of an unfinished line must be held back so that a
-    /// secret split across two reads is still seen whole.
-    fn longest(&self) -> usize {
-        self.finders.first().map_or(0, |f| f.needle().len())
+    /// How much of `text`'s end must be held back: past the last complete secret, the longest
+    /// tail that is the beginning of some secret (the rest of it may be in the next read).
+    fn hold_back(&self, text: &[u8]) -> usize {
+        let Some(finder) = &self.finder else {
+            return 0;
+        };
+        let mut prefix = 0;
+        for secret in &self.secrets {
+            let longest = (secret.len() - 1).min(text.len());
+            if let Some(k) = (prefix + 1..=longest)
+                .rev()
+                .find(|&k| text.ends_with(&secret[..k]))
+            {
+                prefix = k;
+            }
+        }
+        let mut cut = text.len() - prefix;
+        // A complete secret that reaches over the cut is written whole, masked, now.
+        if let Some(m) = finder
+            .find_iter(text)
+            .find(|m| m.start() < cut && m.end() > cut)
+        {
+            cut = m.end();
+        }
+        text.len() - cut
     }
 }
 
-/// Relays `from` to `to` until end of input. Complete lines are written (and flushed) as soon as
-/// they arrive; an unfinished line is held until its end comes, unless it grows past 64 KiB.
-pub fn relay(mut from: impl Read, mut to: impl Write, redactor: &Redactor) -> std::io::Result<()> {
+/// Relays `from` to `to` until end of input, writing (and flushing) what each read brings as it
+/// comes, less any tail that could begin a secret. Returns whether the output ended in the
+/// middle of a line, so the caller can end it before printing lines of its own.
+pub fn relay(
+    mut from: impl Read,
+    mut to: impl Write,
+    redactor: &Redactor,
+) -> std::io::Result<bool> {
     let mut buf = vec![0u8; CHUNK];
     let mut held = 0usize;
-    loop {
-        if held == buf.len() {
-            // A very long line: pass on all but a tail that could hold the start of a secret.
-            let keep = redactor.longest().min(held);
-            let cut = held - keep;
-            to.write_all(&redactor.apply(&buf[..cut]))?;
+    let mut mid_line = false;
+    let mut emit = |to: &mut dyn Write, text: &[u8]| -> std::io::Result<()> {
+        if let Some(&last) = text.last() {
+            to.write_all(&redactor.apply(text))?;
             to.flush()?;
-            buf.copy_within(cut..held, 0);
-            held = keep;
+            mid_line = last != b'\n';
         }
+        Ok(())
+    };
+    loop {
         let n = match from.read(&mut buf[held..]) {
             Ok(0) => break,
             Ok(n) => n,
@@ -77,60 +110,116 @@ pub fn relay(mut from: impl Read, mut to: impl Write, redactor: &Redactor) -> st
             Err(e) => return Err(e),
         };
         let end = held + n;
-        match memchr::memrchr(b'\n', &buf[held..end]) {
-            Some(pos) => {
-                let lines_end = held + pos + 1;
-                to.write_all(&redactor.apply(&buf[..lines_end]))?;
-                to.flush()?;
-                buf.copy_within(lines_end..end, 0);
-                held = end - lines_end;
-            }
-            None => held = end,
-        }
+        let keep = redactor.hold_back(&buf[..end]);
+        emit(&mut to, &buf[..end - keep])?;
+        buf.copy_within(end - keep..end, 0);
+        held = keep;
     }
-    if held > 0 {
-        to.write_all(&redactor.apply(&buf[..held]))?;
-    }
-    to.flush()
+    emit(&mut to, &buf[..held])?;
+    Ok(mid_line)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn masks_secrets_even_across_reads() {
-        /// Hands out its data a few bytes at a time, as a pipe might.
-        struct Trickle(Vec<u8>, usize);
-        impl Read for Trickle {
-            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-                let n = out.len().min(3).min(self.0.len() - self.1);
-                out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
-                self.1 += n;
-                Ok(n)
-            }
+    /// Hands out its data a few bytes at a time, as a pipe might.
+    struct Trickle(Vec<u8>, usize, usize);
+    impl Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = out.len().min(self.2).min(self.0.len() - self.1);
+            out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
         }
-        let redactor = Redactor::new(&["s3cret", "postgresql://u:s3cret@h/db"]);
-        let input =
-            b"connecting to postgresql://u:s3cret@h/db\npassword s3cret ok\nno newline s3cret"
-                .to_vec();
+    }
+
+    fn relayed(input: &[u8], step: usize, secrets: &[&str]) -> (String, bool) {
         let mut out = Vec::new();
-        relay(Trickle(input, 0), &mut out, &redactor).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(
-            text,
-            "connecting to ****\npassword **** ok\nno newline ****"
-        );
+        let mid = relay(
+            Trickle(input.to_vec(), 0, step),
+            &mut out,
+            &Redactor::new(secrets),
+        )
+        .unwrap();
+        (String::from_utf8(out).unwrap(), mid)
     }
 
     #[test]
+    fn masks_secrets_even_across_reads() {
+        let input =
+            b"connecting to postgresql://u:s3cret@h/db\npassword s3cret ok\nno newline s3cret";
+        for step in [1, 2, 3, 5, 7, 64] {
+            let (text, mid) = relayed(input, step, &["s3cret", "postgresql://u:s3cret@h/db"]);
+            assert_eq!(
+                text, "connecting to ****\npassword **** ok\nno newline ****",
+                "reads of {step}"
+            );
+            assert!(mid);
+        }
+    }
+
+    /// The cut that used to come at 64 KiB of one line: a secret across any read boundary of a
+    /// very long line is still masked whole.
+    #[test]
     fn long_lines_are_passed_on_and_still_masked() {
-        let redactor = Redactor::new(&["s3cret"]);
-        let mut input = vec![b'x'; CHUNK * 3];
-        input.extend_from_slice(b"s3cret\n");
-        let mut out = Vec::new();
-        relay(&input[..], &mut out, &redactor).unwrap();
-        assert_eq!(out.len(), CHUNK * 3 + 5);
-        assert!(out.ends_with(b"****\n"));
+        for offset in [0, 1, 3, 5, 6] {
+            let mut input = vec![b'x'; CHUNK * 3 - offset];
+            input.extend_from_slice(b"s3cret tail\n");
+            let (text, mid) = relayed(&input, CHUNK, &["s3cret"]);
+            assert_eq!(text.len(), CHUNK * 3 - offset + 10, "offset {offset}");
+            assert!(text.ends_with("x**** tail\n"), "offset {offset}");
+            assert!(!mid);
+        }
+    }
+
+    /// A partial line goes out with the read that brought it; only a tail that could start a
+    /// secret waits.
+    #[test]
+    fn partial_lines_are_not_held() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        type Shared = Rc<RefCell<Vec<u8>>>;
+        /// Gives out one scripted read at a time, noting what had been written before each.
+        struct Script(Vec<&'static [u8]>, Shared, Vec<String>);
+        impl Read for Script {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                self.2
+                    .push(String::from_utf8_lossy(&self.1.borrow()).into_owned());
+                if self.0.is_empty() {
+                    return Ok(0);
+                }
+                let next = self.0.remove(0);
+                out[..next.len()].copy_from_slice(next);
+                Ok(next.len())
+            }
+        }
+        struct Sink(Shared);
+        impl Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let written: Shared = Rc::default();
+        let mut script = Script(
+            vec![b"Applying 0003...", b" done s3", b"cret\n"],
+            written.clone(),
+            Vec::new(),
+        );
+        let mid = relay(&mut script, Sink(written), &Redactor::new(&["s3cret"])).unwrap();
+        assert_eq!(
+            script.2,
+            [
+                "",
+                "Applying 0003...",
+                "Applying 0003... done ",
+                "Applying 0003... done ****\n"
+            ]
+        );
+        assert!(!mid);
     }
 }

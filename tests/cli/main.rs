@@ -3,6 +3,7 @@
 
 mod clients;
 mod detection;
+mod hostile_repo;
 mod lifecycle;
 mod pipeline;
 mod pipelines;

@@ -106,6 +106,7 @@ fn github_actions_env_and_outputs_read_back_as_the_runner_would() {
     let ci = [
         ("GITHUB_ACTIONS", "true"),
         ("GITHUB_EVENT_NAME", "push"),
+        ("DEPLOYDB_PRODUCTION_BRANCH", "main"),
         ("GITHUB_REF_NAME", "feature/pay"),
         ("GITHUB_REF_TYPE", "branch"),
         ("GITHUB_REPOSITORY", "acme/shop"),
@@ -145,7 +146,9 @@ fn github_actions_env_and_outputs_read_back_as_the_runner_would() {
         .lines()
         .filter(|l| l.starts_with("::add-mask::"))
         .collect();
-    assert!(mask_lines.contains(&format!("::add-mask::{PASSWORD}").as_str()));
+    // Escaped as the runner unescapes a command's value, so the mask is the password itself.
+    let escaped = PASSWORD.replace('%', "%25");
+    assert!(mask_lines.contains(&format!("::add-mask::{escaped}").as_str()));
     assert!(mask_lines.contains(&format!("::add-mask::{}", vars["PGPASSWORD"]).as_str()));
     assert!(mask_lines.contains(&format!("::add-mask::{}", vars["DATABASE_URL"]).as_str()));
 
@@ -506,6 +509,8 @@ fn the_admin_password_appears_in_no_output_errors_included() {
         &good,
         &[
             ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("DEPLOYDB_PRODUCTION_BRANCH", "main"),
             ("GITHUB_REF_NAME", "feature/secret"),
             ("GITHUB_ENV", github_env.to_str().unwrap()),
         ],
@@ -860,7 +865,11 @@ fn a_dotenv_report_to_a_pipe_is_written_in_place() {
         std::thread::spawn(move || fs::read_to_string(fifo).unwrap())
     };
     let env = admin_env(&server);
-    let ci = [("GITLAB_CI", "true"), ("CI_COMMIT_BRANCH", "feature/pipe")];
+    let ci = [
+        ("GITLAB_CI", "true"),
+        ("CI_COMMIT_BRANCH", "feature/pipe"),
+        ("CI_DEFAULT_BRANCH", "main"),
+    ];
     run(deploydb(
         repo.path(),
         &["run", "--dotenv-file", fifo.to_str().unwrap(), "--", "true"],
@@ -877,4 +886,64 @@ fn a_dotenv_report_to_a_pipe_is_written_in_place() {
         fs::metadata(&fifo).unwrap().file_type().is_fifo(),
         "the pipe was replaced"
     );
+}
+
+/// A migration's progress without a newline (`Applying 0003_slow...`) reaches the user while
+/// the step runs, not when it finishes: the command prints a partial line and then waits for a
+/// marker that the test creates only once it has read that partial line from deploydb.
+#[test]
+fn a_partial_line_is_relayed_before_the_line_ends() {
+    use std::io::Read;
+    let server = Server::start();
+    let repo = Repo::new("feature/progress");
+    let marker = repo.path().join("go");
+    let script = format!(
+        "printf 'Applying 0003_slow...'; i=0; while [ ! -e {0} ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; [ -e {0} ] || exit 7; echo ' done'",
+        marker.display()
+    );
+    let admin = admin_env(&server);
+    let mut child = deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", &script],
+        &with(&admin, &[]),
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("Applying 0003_slow...") {
+        match stdout.read(&mut byte).unwrap() {
+            0 => break,
+            _ => seen.push(byte[0]),
+        }
+    }
+    fs::write(&marker, "").unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the partial line came only at the end: {text}"
+    );
+    assert!(text.ends_with("Applying 0003_slow... done\n"), "{text}");
+}
+
+/// A migration whose last line has no newline: deploydb ends it before printing its own.
+#[test]
+fn an_unterminated_last_line_is_ended() {
+    let server = Server::start();
+    let repo = Repo::new("feature/unterminated");
+    let admin = admin_env(&server);
+    let run = run(deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", "printf 'no newline' >&2"],
+        &with(&admin, &[]),
+    ))
+    .expect_code(0);
+    let stderr = run.stderr();
+    assert!(stderr.contains("no newline\n"), "{run}");
 }

@@ -24,6 +24,8 @@ fn github_groups_the_migration_and_writes_outputs_and_a_job_summary() {
     let env = admin_env(&server);
     let ci = [
         ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("DEPLOYDB_PRODUCTION_BRANCH", "main"),
         ("GITHUB_REF_NAME", "feature/gh"),
         ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
         ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
@@ -105,7 +107,11 @@ fn gitlab_sections_wrap_the_migration_output() {
     let server = Server::start();
     let repo = Repo::new("x");
     let env = admin_env(&server);
-    let ci = [("GITLAB_CI", "true"), ("CI_COMMIT_BRANCH", "feature/gl")];
+    let ci = [
+        ("GITLAB_CI", "true"),
+        ("CI_COMMIT_BRANCH", "feature/gl"),
+        ("CI_DEFAULT_BRANCH", "main"),
+    ];
     let result = run(deploydb(
         repo.path(),
         &["run", "--", "echo", "inside"],
@@ -440,6 +446,8 @@ fn the_action_scripts_work_as_a_runner_runs_them() {
     let with_inputs = |inputs: &[(&'static str, &'static str)]| -> Vec<(&str, &str)> {
         let mut env = vec![
             ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("DEPLOYDB_PRODUCTION_BRANCH", "main"),
             ("GITHUB_REF_NAME", "feature/action"),
             ("GITHUB_OUTPUT", outputs.as_str()),
             ("DEPLOYDB_ADMIN_URL", admin.as_str()),

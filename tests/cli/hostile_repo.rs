@@ -1,0 +1,221 @@
+//! The attacker is the repository and the pipeline event: a `deploydb.toml` that tries to
+//! reach the admin credential or redefine production, a migration that goes looking for the
+//! admin URL, a CI job whose secret is missing. Each test acts as that attacker against the
+//! real binary and a real server.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::*;
+
+/// A repository points `[instance] url_env` at another variable so that `DEPLOYDB_ADMIN_URL`
+/// would be left in the migration's environment, and the migration — running as an ordinary
+/// user, as CI jobs do — searches its environment and `/proc/$PPID/environ` for the admin URL.
+#[test]
+fn the_migration_gets_nothing_of_the_admin_credential() {
+    let server = Server::start();
+    let repo = Repo::new("feature/hostile");
+    let loot = tempfile::tempdir().unwrap();
+    for dir in [repo.path(), loot.path()] {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    repo.write(
+        "deploydb.toml",
+        &format!(
+            r#"app = "shop"
+[instance]
+url_env = "OTHER_ADMIN_URL"
+[migrate]
+command = "env > {0}/env.txt; cat /proc/$PPID/environ > {0}/proc.txt 2> {0}/proc.err; echo done"
+"#,
+            loot.path().display()
+        ),
+    );
+    for file in ["deploydb.toml", "package.json", ".git/HEAD"] {
+        fs::set_permissions(repo.path().join(file), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    fs::set_permissions(repo.path().join(".git"), fs::Permissions::from_mode(0o755)).unwrap();
+    let url = server.admin_url();
+    let env = [
+        ("DEPLOYDB_ADMIN_URL", url.as_str()),
+        ("OTHER_ADMIN_URL", url.as_str()),
+        ("SOME_APP_SECRET", url.as_str()),
+        ("HOME", "/tmp"),
+    ];
+    let mut command = deploydb(repo.path(), &["run"], &env);
+    // As root the test drops to `nobody`, so /proc permissions mean what they mean in a job.
+    if unsafe { libc::geteuid() } == 0 {
+        let exe = env!("CARGO_BIN_EXE_deploydb");
+        let mut dropped = std::process::Command::new("setpriv");
+        dropped
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                exe,
+                "run",
+            ])
+            .current_dir(repo.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env);
+        command = dropped;
+    }
+    let run = run(command).expect_code(0);
+    assert_no_password(&run);
+    let seen = fs::read_to_string(loot.path().join("env.txt")).expect("the migration ran");
+    assert!(seen.contains("PGDATABASE=shop--feature-hostile"), "{seen}");
+    for needle in [PASSWORD.to_string(), encode(PASSWORD)] {
+        assert!(
+            !seen.contains(&needle),
+            "the admin password reached the migration's environment:\n{seen}"
+        );
+    }
+    let proc = fs::read(loot.path().join("proc.txt")).unwrap_or_default();
+    let proc = String::from_utf8_lossy(&proc);
+    assert!(
+        !proc.contains(&encode(PASSWORD)) && !proc.contains("DEPLOYDB_ADMIN_URL"),
+        "the migration read deploydb's environment from /proc"
+    );
+    let err = fs::read_to_string(loot.path().join("proc.err")).unwrap_or_default();
+    assert!(err.contains("Permission denied"), "{err}");
+}
+
+/// A branch declares itself production in its own deploydb.toml; the CI says otherwise.
+#[test]
+fn the_repository_cannot_make_a_branch_production() {
+    let server = Server::start();
+    let repo = Repo::new("attacker");
+    repo.write(
+        "deploydb.toml",
+        "app = \"shop\"\nproduction_branch = \"attacker\"\n",
+    );
+    let admin = admin_env(&server);
+    let ci = [
+        ("GITLAB_CI", "true"),
+        ("CI_PIPELINE_SOURCE", "push"),
+        ("CI_COMMIT_BRANCH", "attacker"),
+        ("CI_DEFAULT_BRANCH", "main"),
+    ];
+    let run = run(deploydb(repo.path(), &["run"], &with(&admin, &ci))).expect_code(2);
+    assert!(run.stderr().contains("cannot redefine production"), "{run}");
+    assert_eq!(
+        server.databases(),
+        Vec::<String>::new(),
+        "nothing was created"
+    );
+}
+
+/// Events that run on the default branch without deploying it never reach production.
+#[test]
+fn a_comment_on_the_default_branch_is_not_a_production_deploy() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let event = repo.path().join("event.json");
+    fs::write(
+        &event,
+        r#"{"comment":{"body":"/deploy"},"repository":{"default_branch":"main"}}"#,
+    )
+    .unwrap();
+    let admin = admin_env(&server);
+    for name in ["issue_comment", "workflow_run"] {
+        let ci = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", name),
+            ("GITHUB_REF_NAME", "main"),
+            ("GITHUB_REF_TYPE", "branch"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ];
+        let run = run(deploydb(repo.path(), &["run"], &with(&admin, &ci))).expect_code(3);
+        assert!(run.stderr().contains("--timeline"), "{run}");
+    }
+    assert_eq!(
+        server.databases(),
+        Vec::<String>::new(),
+        "nothing was created"
+    );
+}
+
+/// A fork's pull request gets no secrets: deploydb says so instead of deploying to a
+/// throwaway local server and reporting success.
+#[test]
+fn a_ci_job_without_the_admin_secret_stops() {
+    let repo = Repo::new("feature/fork");
+    let ci = [
+        ("GITHUB_ACTIONS", "true"),
+        ("CI", "true"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REF_NAME", "feature/fork"),
+        ("DEPLOYDB_PRODUCTION_BRANCH", "main"),
+        ("DEPLOYDB_ADMIN_URL", ""),
+        ("XDG_DATA_HOME", "/nonexistent/deploydb-must-not-create"),
+    ];
+    let run = run(deploydb(repo.path(), &["run"], &ci)).expect_code(2);
+    let stderr = run.stderr();
+    assert!(stderr.contains("DEPLOYDB_ADMIN_URL"), "{run}");
+    assert!(stderr.contains("DEPLOYDB_LOCAL=true"), "{run}");
+    assert!(!std::path::Path::new("/nonexistent/deploydb-must-not-create").exists());
+}
+
+/// A repository commits a link where the GitLab dotenv report goes, aiming at a file of the
+/// runner's: the report is refused and the link's target is untouched.
+#[test]
+fn a_committed_link_is_never_written_through() {
+    let server = Server::start();
+    let repo = Repo::new("feature/link");
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, repo.path().join("deploydb.env")).unwrap();
+    let admin = admin_env(&server);
+    let ci = [
+        ("GITLAB_CI", "true"),
+        ("CI_COMMIT_BRANCH", "feature/link"),
+        ("CI_DEFAULT_BRANCH", "main"),
+    ];
+    let run = run(deploydb(
+        repo.path(),
+        &["run", "--dotenv-secrets", "--", "true"],
+        &with(&admin, &ci),
+    ))
+    .expect_code(6);
+    assert!(run.stderr().contains("symbolic link"), "{run}");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_no_password(&run);
+}
+
+/// `deploydb env` in a GitHub job registers masks (on stderr, since its stdout may be going
+/// into $GITHUB_ENV), escaped the way the runner reads them.
+#[test]
+fn env_registers_masks_before_printing_credentials() {
+    let server = Server::start();
+    let repo = Repo::new("feature/masks");
+    let admin = admin_env(&server);
+    let ci = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REF_NAME", "feature/masks"),
+        ("DEPLOYDB_PRODUCTION_BRANCH", "main"),
+    ];
+    run(deploydb(repo.path(), &["ensure"], &with(&admin, &ci))).expect_code(0);
+    let run = run(deploydb(
+        repo.path(),
+        &["env", "--format", "github"],
+        &with(&admin, &ci),
+    ))
+    .expect_code(0);
+    let role = role_password("shop--feature-masks");
+    let masks: Vec<&str> = run
+        .output
+        .stderr
+        .split(|b| *b == b'\n')
+        .filter_map(|l| std::str::from_utf8(l).ok())
+        .filter_map(|l| l.strip_prefix("::add-mask::"))
+        .collect();
+    assert!(masks.contains(&role.as_str()), "{run}");
+    assert!(
+        !run.stdout().contains("::add-mask::"),
+        "masks must not go into $GITHUB_ENV"
+    );
+    assert!(run.stdout().contains(&format!("PGPASSWORD<<")), "{run}");
+}
