@@ -217,5 +217,5 @@ fn env_registers_masks_before_printing_credentials() {
         !run.stdout().contains("::add-mask::"),
         "masks must not go into $GITHUB_ENV"
     );
-    assert!(run.stdout().contains(&format!("PGPASSWORD<<")), "{run}");
+    assert!(run.stdout().contains("PGPASSWORD<<"), "{run}");
 }
