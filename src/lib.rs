@@ -30,6 +30,34 @@ use error::{Error, Result, exit};
 /// the exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     hide_own_environment();
+    // Printing to a closed stdout (`deploydb list | head -1`) makes `println!` panic with
+    // "failed printing to stdout: Broken pipe". The reader chose to stop reading; that is not a
+    // failure of ours: end quietly with success, as ripgrep does, at whatever point we were.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_broken_pipe(info.payload()) {
+            default_hook(info);
+        }
+    }));
+    let args: Vec<OsString> = args.into_iter().collect();
+    match std::panic::catch_unwind(move || main_inner(args)) {
+        Ok(code) => code,
+        Err(payload) if is_broken_pipe(payload.as_ref()) => exit::OK,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// Whether a panic is the standard library's "failed printing to stdout: Broken pipe".
+fn is_broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    message.starts_with("failed printing to stdout") && message.contains("Broken pipe")
+}
+
+fn main_inner(args: Vec<OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

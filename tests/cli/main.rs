@@ -5,6 +5,7 @@ mod clients;
 mod detection;
 mod hostile_repo;
 mod lifecycle;
+mod output;
 mod pipeline;
 mod pipelines;
 mod security;

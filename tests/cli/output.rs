@@ -1,0 +1,42 @@
+//! What a user sees when deploydb's output goes somewhere unusual.
+
+use crate::support::*;
+
+/// `deploydb list | head -1`: the reader goes away before deploydb writes. Every command that
+/// prints ends quietly with success, no panic and no backtrace. The pipe's reading end is
+/// closed before deploydb starts, so its first write always finds it closed.
+#[test]
+fn a_closed_stdout_ends_every_printing_command_quietly() {
+    let server = Server::start();
+    let repo = Repo::new("feature/pipe");
+    let admin = admin_env(&server);
+    let env = with(&admin, &[("RUST_BACKTRACE", "1")]);
+    run(deploydb(repo.path(), &["ensure"], &env)).expect_code(0);
+    for args in [
+        &["detect"][..],
+        &["detect", "--format", "json"],
+        &["timeline"],
+        &["timeline", "--format", "json"],
+        &["env"],
+        &["ensure"],
+        &["list"],
+        &["list", "--format", "json"],
+        &["check"],
+        &["prune", "--dry-run", "--older-than", "1d"],
+        &["run", "--", "true"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = deploydb(repo.path(), args, &env)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "deploydb {args:?}: {stderr}"
+        );
+        assert_eq!(output.status.code(), Some(0), "deploydb {args:?}: {stderr}");
+    }
+}
