@@ -63,8 +63,10 @@ impl Env {
             };
             let name = name.trim();
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                // The line itself is never echoed: a malformed line is often a value (a URL
+                // with its password) that lost its `NAME=`.
                 return Err(Error::usage(format!(
-                    "{}:{}: `{name}` is not a variable name",
+                    "{}:{}: the text before `=` is not a variable name (letters, digits and _)",
                     path.display(),
                     i + 1
                 ))
@@ -108,6 +110,20 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Env {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_malformed_env_file_line_is_not_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(
+            &path,
+            "DEPLOYDB_ADMIN_URL postgresql://u:hunter2@h/db?sslmode=require\n",
+        )
+        .unwrap();
+        let err = Env::default().load_dotenv(&path).unwrap_err();
+        assert!(!err.message.contains("hunter2"), "{}", err.message);
+        assert!(err.message.contains(":1:"), "{}", err.message);
+    }
 
     #[test]
     fn dotenv_files_fill_in_but_do_not_override() {

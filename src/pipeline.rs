@@ -119,14 +119,7 @@ impl Plan {
             .into_iter()
             .flatten()
         {
-            secrets.push(password.expose().to_string());
-            secrets.push(
-                percent_encoding::utf8_percent_encode(
-                    password.expose(),
-                    percent_encoding::NON_ALPHANUMERIC,
-                )
-                .to_string(),
-            );
+            secrets.extend(password.encodings());
             // The forms in the exported URLs, which leave more characters as they are.
             for (_, value) in &exports.vars {
                 if let Some(rest) = value.expose().split("password=").nth(1) {

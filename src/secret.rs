@@ -36,9 +36,96 @@ impl fmt::Display for Secret {
     }
 }
 
+impl Secret {
+    /// The forms in which this value can reach a log: as it is; percent-encoded the ways
+    /// libraries do it (every non-alphanumeric byte, upper- or lower-case hex; Python's
+    /// `quote`, which leaves `/` alone, and `quote_plus`, which writes a space as `+`; the URL
+    /// userinfo form deploydb exports); base64 (standard and URL-safe, padded or not); hex; and
+    /// escaped inside a JSON string. Each is masked, so printing it any of these ways shows
+    /// `****`.
+    pub fn encodings(&self) -> Vec<String> {
+        use base64::Engine;
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
+        const PY_QUOTE: &AsciiSet = &UNRESERVED.remove(b'/');
+        let value = self.0.as_str();
+        if value.is_empty() {
+            return Vec::new();
+        }
+        let strict = utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
+        let lower = lower_hex_escapes(&strict);
+        let mut forms = vec![
+            value.to_string(),
+            strict,
+            lower,
+            utf8_percent_encode(value, UNRESERVED).to_string(),
+            utf8_percent_encode(value, PY_QUOTE).to_string(),
+            utf8_percent_encode(value, UNRESERVED)
+                .to_string()
+                .replace("%20", "+"),
+            STANDARD.encode(value),
+            STANDARD_NO_PAD.encode(value),
+            URL_SAFE.encode(value),
+            URL_SAFE_NO_PAD.encode(value),
+            value.bytes().map(|b| format!("{b:02x}")).collect(),
+            serde_json::to_string(value)
+                .map(|q| q[1..q.len() - 1].to_string())
+                .unwrap_or_default(),
+        ];
+        forms.retain(|f| !f.is_empty());
+        forms.sort();
+        forms.dedup();
+        forms
+    }
+}
+
+/// `%2F` → `%2f`: some encoders write lower-case hex digits.
+fn lower_hex_escapes(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut chars = encoded.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            for _ in 0..2 {
+                if let Some(h) = chars.next() {
+                    out.push(h.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_common_encoding_is_listed() {
+        let forms = Secret::new("a/b c%d").encodings();
+        for expected in [
+            "a/b c%d",
+            "a%2Fb%20c%25d",
+            "a%2fb%20c%25d",
+            "a/b%20c%25d",
+            "a%2Fb+c%25d",
+            "YS9iIGMlZA==",
+            "YS9iIGMlZA",
+            "612f622063256",
+        ] {
+            assert!(
+                forms.iter().any(|f| f.starts_with(expected)),
+                "{expected} missing from {forms:?}"
+            );
+        }
+    }
 
     #[test]
     fn formatting_never_shows_the_value() {

@@ -219,3 +219,37 @@ fn env_registers_masks_before_printing_credentials() {
     );
     assert!(run.stdout().contains("PGPASSWORD<<"), "{run}");
 }
+
+/// A migration prints the credential it was given in the encodings its own libraries use —
+/// Python's `quote` (which leaves `/` alone), `quote_plus`, base64, lower-case hex escapes —
+/// and none of them reaches the log.
+#[test]
+fn every_common_encoding_of_a_password_is_masked() {
+    let server = Server::start();
+    let repo = Repo::new("feature/encodings");
+    repo.write("deploydb.toml", "app = \"shop\"\nisolation = \"shared\"\n");
+    let script = r#"import os, urllib.parse, base64, json
+p = os.environ["PGPASSWORD"]
+print("quote", urllib.parse.quote(p))
+print("quote_plus", urllib.parse.quote_plus(p))
+print("b64", base64.b64encode(p.encode()).decode())
+print("json", json.dumps(p))
+"#;
+    repo.write("leak.py", script);
+    let admin = admin_env(&server);
+    let run = run(deploydb(
+        repo.path(),
+        &["run", "--", "python3", "leak.py"],
+        &with(&admin, &[]),
+    ))
+    .expect_code(0);
+    assert_no_password(&run);
+    let stdout = run.stdout();
+    for label in ["quote", "quote_plus", "b64", "json"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{label} ")))
+            .unwrap_or_else(|| panic!("no {label} line\n{run}"));
+        assert!(line.contains("****"), "{label} was not masked: {line}");
+    }
+}
