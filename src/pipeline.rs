@@ -236,15 +236,26 @@ async fn run_stages(
         ),
         (None, None) => (None, config.root.clone()),
     };
+    // What was detected and which database is meant are said before connecting: with a wrong
+    // password or a server that is down, the user still learns what was targeted. Neither line
+    // holds a secret, so they may come before the masks.
+    report::emit(&detect_line);
+    let (early_timeline, early_database) = resolve_timeline(&config, env)?;
+    report::line(
+        "timeline",
+        format!(
+            "{early_timeline} (from {}) -> {early_database}",
+            source_name(early_timeline.source)
+        ),
+    );
     let mut plan = Plan::new(config, env).await?;
     let exports = plan.exports(env)?;
     let secrets = plan.secrets(&exports);
     if ci == Ci::Github {
-        // Before anything else is printed, so no later line can show these values.
+        // Before anything that could show these values is printed.
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         print!("{}", export::github::masks(&secrets));
     }
-    report::emit(&detect_line);
     if let Some(warning) = &plan.client_tls.warning {
         report::warning(warning);
     }
@@ -271,15 +282,15 @@ async fn run_stages(
             "JDBC_DATABASE_URL is not exported: pgjdbc cannot reach a Unix socket without a socket factory; connect over TCP",
         );
     }
-    report::line(
-        "timeline",
-        format!(
-            "{} (from {}) -> {}",
-            plan.timeline,
-            source_name(&plan),
-            plan.target.dbname
-        ),
-    );
+    if plan.target.dbname != early_database {
+        report::line(
+            "timeline",
+            format!(
+                "{early_database} belongs to another branch; {} uses {}",
+                plan.timeline, plan.target.dbname
+            ),
+        );
+    }
     summary.timeline = Some(plan.timeline.to_string());
     summary.database = Some(plan.target.dbname.clone());
 
@@ -736,8 +747,8 @@ fn deliver(
     Ok(delivered)
 }
 
-fn source_name(plan: &Plan) -> &'static str {
-    match plan.timeline.source {
+fn source_name(source: timeline::Source) -> &'static str {
+    match source {
         timeline::Source::Flag => "--timeline",
         timeline::Source::Env => "DEPLOYDB_TIMELINE",
         timeline::Source::Github => "GitHub Actions",

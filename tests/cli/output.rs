@@ -40,3 +40,28 @@ fn a_closed_stdout_ends_every_printing_command_quietly() {
         assert_eq!(output.status.code(), Some(0), "deploydb {args:?}: {stderr}");
     }
 }
+
+/// With a wrong password (or a server that is down) the user still learns what was detected and
+/// which database was targeted: those lines come before the connection.
+#[test]
+fn the_target_is_named_before_the_connection_fails() {
+    let server = Server::start();
+    let repo = Repo::new("feature/wrong-password");
+    let url = format!(
+        "postgresql://{ADMIN}:not-the-password@127.0.0.1:{}/postgres?sslmode=disable",
+        server.port()
+    );
+    let run = run(deploydb(
+        repo.path(),
+        &["run", "--", "true"],
+        &[("DEPLOYDB_ADMIN_URL", url.as_str())],
+    ))
+    .expect_code(5);
+    let stderr = run.stderr();
+    let detect = stderr.find("deploydb: detect").expect("a detect line");
+    let timeline = stderr
+        .find("deploydb: timeline  branch:feature/wrong-password (from git HEAD) -> shop--feature-wrong-password")
+        .unwrap_or_else(|| panic!("a timeline line naming the database\n{run}"));
+    let error = stderr.find("error:").expect("an error line");
+    assert!(detect < timeline && timeline < error, "{run}");
+}
