@@ -192,8 +192,13 @@ async fn run_stages(
             .is_some_and(|c| c != "auto");
     if !detected.uses_postgres() && (args.require || (!explicit && detected.migrations.is_empty()))
     {
+        let others = if detected.engines.is_empty() {
+            String::new()
+        } else {
+            format!(" (found: {})", detected.engines.join(", "))
+        };
         let message = format!(
-            "no PostgreSQL dependency found in {}",
+            "no PostgreSQL dependency found in {}{others}",
             config.root.display()
         );
         if args.require {
@@ -201,6 +206,13 @@ async fn run_stages(
                 .with_hint("run `deploydb detect` to see what was found, or drop --require"));
         }
         stage.done(format!("{message}; nothing to provision"));
+        // A later step's `if:` can tell a skipped run from a failed or a successful one.
+        if let Some(path) = env.get("GITHUB_OUTPUT") {
+            export::github::append_outputs(
+                Path::new(path),
+                &[("skipped", "true"), ("skip-reason", &message)],
+            )?;
+        }
         summary.skipped = Some(message);
         return Ok(exit::OK);
     }
@@ -720,6 +732,12 @@ fn deliver(
     }
     if write_github_outputs(plan, exports, ensured, env)? {
         delivered.push("$GITHUB_OUTPUT".to_string());
+    }
+    let dotenv_asked = args.dotenv_file.is_some() || args.dotenv_secrets;
+    if dotenv_asked && !env.is_true("GITLAB_CI") {
+        report::warning(
+            "--dotenv-file and --dotenv-secrets shape GitLab's dotenv report, and this is not a GitLab CI job (GITLAB_CI is not true): no report was written; use `deploydb env --format dotenv` for a file elsewhere",
+        );
     }
     if env.is_true("GITLAB_CI") {
         let file = args

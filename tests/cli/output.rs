@@ -65,3 +65,48 @@ fn the_target_is_named_before_the_connection_fails() {
     let error = stderr.find("error:").expect("an error line");
     assert!(detect < timeline && timeline < error, "{run}");
 }
+
+/// A MySQL-only app: the skip says what was found, and a GitHub job's later steps can tell a
+/// skipped run from a successful one.
+#[test]
+fn a_skipped_run_names_what_it_found_and_tells_github() {
+    let repo = Repo::new("feature/mysql");
+    repo.write(
+        "package.json",
+        r#"{"name":"shop","dependencies":{"mysql2":"^3.0.0"}}"#,
+    );
+    let files = tempfile::tempdir().unwrap();
+    let outputs = files.path().join("outputs");
+    let run = run(deploydb(
+        repo.path(),
+        &["run"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF_NAME", "feature/mysql"),
+            ("DEPLOYDB_PRODUCTION_BRANCH", "main"),
+            ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
+        ],
+    ))
+    .expect_code(0);
+    assert!(run.stderr().contains("(found: mysql)"), "{run}");
+    let written = std::fs::read_to_string(&outputs).unwrap();
+    assert!(written.starts_with("skipped<<ghadelimiter_"), "{written}");
+    assert!(written.contains("\ntrue\n"), "{written}");
+}
+
+/// `--dotenv-file` only shapes GitLab's report; elsewhere it is said, not silently ignored.
+#[test]
+fn a_dotenv_file_outside_gitlab_is_a_warning() {
+    let server = Server::start();
+    let repo = Repo::new("feature/dotenv");
+    let admin = admin_env(&server);
+    let run = run(deploydb(
+        repo.path(),
+        &["run", "--dotenv-file", "out.env", "--", "true"],
+        &with(&admin, &[]),
+    ))
+    .expect_code(0);
+    assert!(run.stderr().contains("not a GitLab CI job"), "{run}");
+    assert!(!repo.path().join("out.env").exists());
+}
