@@ -199,6 +199,14 @@ pub fn resolve(inputs: Inputs<'_>) -> Result<Timeline> {
             }
             Spec::Preview => (Kind::Preview, None, None),
             Spec::Pr(n) => (Kind::Preview, None, Some(n)),
+            // `branch:main` on the production branch almost always means production; a branch
+            // database of that name would be a second, silent copy of it.
+            Spec::Branch(name) if name == production_branch => {
+                return Err(Error::usage(format!(
+                    "`branch:{name}` names the production branch, whose timeline is production"
+                ))
+                .with_hint("use --timeline production (or name another branch)"));
+            }
             Spec::Branch(name) => (Kind::Branch, Some(name), None),
         };
         return Ok(Timeline {
@@ -601,6 +609,22 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.kind, crate::error::Kind::Timeline);
+    }
+
+    #[test]
+    fn a_branch_spec_naming_the_production_branch_is_refused() {
+        let env = Env::default();
+        let dir = tempfile::tempdir().unwrap();
+        let err = resolve(Inputs {
+            spec: Some((Spec::Branch("trunk".into()), Source::Flag)),
+            production_branch: Some("trunk"),
+            file_production_branch: None,
+            preview: PreviewMode::Shared,
+            env: &env,
+            root: dir.path(),
+        })
+        .unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Usage);
     }
 
     #[test]
