@@ -41,6 +41,8 @@ pub enum Kind {
     MigrateStart,
     /// The migration command ran past `[migrate] timeout`.
     MigrateTimeout,
+    /// The migration command exited with this non-zero code, which deploydb passes through.
+    Migration(i32),
     /// Another run held the database's migration lock past `[migrate] lock_timeout`.
     LockTimeout,
     /// deploydb was interrupted by this signal.
@@ -59,6 +61,7 @@ impl Kind {
             Kind::Local => exit::LOCAL,
             Kind::MigrateStart => exit::MIGRATE_START,
             Kind::MigrateTimeout => exit::MIGRATE_TIMEOUT,
+            Kind::Migration(code) => code,
             Kind::LockTimeout => exit::LOCK_TIMEOUT,
             Kind::Interrupted(signal) => exit::SIGNAL_BASE + signal,
         }

@@ -433,7 +433,22 @@ async fn run_stages(
         }
     };
     if code != 0 {
-        return Ok(code);
+        // One clear line (and a GitHub annotation) for a failed migration; its own output above
+        // says why. The exit code is the command's, passed through.
+        let command = summary
+            .migration
+            .as_ref()
+            .map_or_else(String::new, |m| m.command.clone());
+        let mut failure = Error::new(
+            Kind::Migration(code),
+            format!("the migration command `{command}` exited with {code}"),
+        );
+        if code == 127 {
+            failure = failure.with_hint(
+                "127 is the shell's \"command not found\": is the tool installed and on PATH in this job?",
+            );
+        }
+        return Err(failure);
     }
     seed(&plan, &exports, &secrets, env, ci).await
 }

@@ -26,10 +26,22 @@ pub enum Program {
 }
 
 impl Program {
+    /// The command as it is run, quoted so that pasting it into a shell runs the same thing.
     pub fn describe(&self) -> String {
+        let quote = |word: &str| {
+            let plain = !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b));
+            if plain {
+                word.to_string()
+            } else {
+                crate::export::format::shell_quote(word)
+            }
+        };
         match self {
-            Program::Shell(line) => line.clone(),
-            Program::Argv(argv) => argv.join(" "),
+            Program::Shell(line) => format!("sh -c {}", quote(line)),
+            Program::Argv(argv) => argv.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" "),
         }
     }
 }
@@ -69,8 +81,15 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
         .stderr(Stdio::piped())
         .process_group(0);
     let mut child = command.spawn().map_err(|e| {
+        // As a shell answers: 127 for a command that is not there, 126 for one that may not be
+        // run; so `run -- CMD` and `[migrate] command = "CMD"` fail alike.
+        let kind = match e.kind() {
+            std::io::ErrorKind::NotFound => Kind::Migration(127),
+            std::io::ErrorKind::PermissionDenied => Kind::Migration(126),
+            _ => Kind::MigrateStart,
+        };
         Error::new(
-            Kind::MigrateStart,
+            kind,
             format!(
                 "could not start the migration command `{}` in {}: {e}",
                 invocation.program.describe(),

@@ -110,3 +110,33 @@ fn a_dotenv_file_outside_gitlab_is_a_warning() {
     assert!(run.stderr().contains("not a GitLab CI job"), "{run}");
     assert!(!repo.path().join("out.env").exists());
 }
+
+/// A failed migration in a GitHub job is an annotation on the run, not only a line in the log.
+#[test]
+fn a_failed_migration_is_annotated_in_github() {
+    let server = Server::start();
+    let repo = Repo::new("feature/fails");
+    let admin = admin_env(&server);
+    let ci = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REF_NAME", "feature/fails"),
+        ("DEPLOYDB_PRODUCTION_BRANCH", "main"),
+    ];
+    let run = run(deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", "echo broken >&2; exit 42"],
+        &with(&admin, &ci),
+    ))
+    .expect_code(42);
+    assert!(
+        run.stdout().contains(
+            "::error title=deploydb::the migration command `sh -c 'echo broken >&2; exit 42'` exited with 42"
+        ),
+        "{run}"
+    );
+    assert!(
+        run.stderr().contains("error: the migration command"),
+        "{run}"
+    );
+}

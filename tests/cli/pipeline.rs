@@ -287,13 +287,31 @@ fn exit_codes_are_passed_through() {
     );
     let configured = run(deploydb(repo.path(), &["run"], &with(&env, &[]))).expect_code(3);
     assert!(configured.stdout().contains("from-config"), "{configured}");
+    // A failed migration says so in one error line, with the command as it was run.
+    assert!(
+        configured.stderr().contains(
+            "error: the migration command `sh -c 'echo from-config && exit 3'` exited with 3"
+        ),
+        "{configured}"
+    );
+    // A missing command fails alike however it is given: 127, as a shell answers.
     let missing = run(deploydb(
         repo.path(),
         &["run", "--", "/no/such/migrator"],
         &with(&env, &[]),
     ))
-    .expect_code(8);
+    .expect_code(127);
     assert!(missing.stderr().contains("/no/such/migrator"), "{missing}");
+    repo.write(
+        "deploydb.toml",
+        "app = \"shop\"\n[migrate]\ncommand = \"/no/such/migrator\"\n",
+    );
+    let configured_missing =
+        run(deploydb(repo.path(), &["run"], &with(&env, &[]))).expect_code(127);
+    assert!(
+        configured_missing.stderr().contains("command not found"),
+        "{configured_missing}"
+    );
 }
 
 #[test]

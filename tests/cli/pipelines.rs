@@ -38,7 +38,7 @@ fn github_groups_the_migration_and_writes_outputs_and_a_job_summary() {
     .expect_code(0);
     let stdout = result.stdout();
     let group = stdout
-        .find("::group::deploydb: migrate `sh -c echo inside-the-migration`")
+        .find("::group::deploydb: migrate `sh -c 'echo inside-the-migration'`")
         .expect("a group");
     let inside = stdout.find("inside-the-migration\n").unwrap();
     let end = stdout.find("::endgroup::").expect("the group is closed");
@@ -54,7 +54,7 @@ fn github_groups_the_migration_and_writes_outputs_and_a_job_summary() {
         "{markdown}"
     );
     assert!(
-        markdown.contains("| Migration | `sh -c echo inside-the-migration` succeeded in"),
+        markdown.contains("| Migration | `sh -c 'echo inside-the-migration'` succeeded in"),
         "{markdown}"
     );
     assert!(!markdown.contains(PASSWORD));
@@ -150,7 +150,8 @@ fn quiet_silences_progress_and_json_summarises_the_run() {
     assert_eq!(json["database"], "shop--feature-quiet");
     assert_eq!(json["created"], true);
     assert_eq!(json["migration"]["exit_code"], 0);
-    assert_eq!(json["migration"]["command"], "sh -c exit 0");
+    // Quoted as it was run: pasting it into a shell runs the same thing.
+    assert_eq!(json["migration"]["command"], "sh -c 'exit 0'");
     // Errors still show when quiet.
     let failed = run(deploydb(
         repo.path(),
