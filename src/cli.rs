@@ -19,9 +19,7 @@ use crate::timeline::Spec;
         DATABASE_URL, and runs the migration command.\n\n\
         The linked server's admin URL is read from $DEPLOYDB_ADMIN_URL (or the variable named by \
         [instance] url_env); without one, deploydb runs its own local PostgreSQL.",
-    after_help = "Exit codes: 0 ok, 2 usage or config, 3 timeline unknown, 4 no PostgreSQL (--require), \
-        5 server, 6 export, 7 local cluster, 8 migration did not start, 124 migration timed out, \
-        130/143 interrupted; otherwise the migration command's own exit code."
+    after_help = crate::error::exit_code_help()
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -21,6 +21,73 @@ pub mod exit {
     pub const SIGNAL_BASE: i32 = 128;
 }
 
+/// Every exit code and what it means, in one place: `--help` and the README's table are made
+/// from it (a test keeps the README equal to [`exit_code_markdown`]).
+pub const EXIT_CODES: &[(&str, &str)] = &[
+    (
+        "0",
+        "success (including \"no PostgreSQL dependency, nothing to do\" without `--require`)",
+    ),
+    ("1", "unexpected internal failure"),
+    (
+        "2",
+        "bad flags, `deploydb.toml`, `DEPLOYDB_*` value or admin URL; no admin URL in a CI job; `drop` without `--yes`, or of production without `--production --yes --confirm NAME`; `prune` with no criterion or an empty branch list",
+    ),
+    (
+        "3",
+        "the timeline cannot be determined (tag, detached HEAD, an event that does not deploy its branch, no CI and no git)",
+    ),
+    ("4", "`--require` and no PostgreSQL dependency found"),
+    (
+        "5",
+        "the server: unreachable, authentication or TLS failed, a missing privilege, a statement failed, a database or role that is not this timeline's (or not deploydb's, for `drop`); `check` when a deploy would fail",
+    ),
+    (
+        "6",
+        "export: `$GITHUB_ENV`, `$GITHUB_OUTPUT` or the dotenv report could not be written",
+    ),
+    (
+        "7",
+        "the embedded local cluster: binaries missing, set-up or start failed",
+    ),
+    (
+        "8",
+        "the migration command could not be started (for another reason than the two below)",
+    ),
+    (
+        "9",
+        "another run kept the database's migration lock past `[migrate] lock_timeout`",
+    ),
+    ("124", "the migration command ran past `[migrate] timeout`"),
+    (
+        "126, 127",
+        "the migration command is not executable, or not found (as a shell answers, whether it was given after `--` or in `deploydb.toml`)",
+    ),
+    ("130, 143", "deploydb was interrupted (SIGINT, SIGTERM)"),
+    (
+        "other",
+        "the migration command's own exit code, passed through",
+    ),
+];
+
+/// The exit codes for `--help`.
+pub fn exit_code_help() -> String {
+    let mut out = String::from("Exit codes:\n");
+    for (code, meaning) in EXIT_CODES {
+        out.push_str(&format!("  {code:<9} {}\n", meaning.replace('`', "")));
+    }
+    out
+}
+
+/// The exit codes as the README's Markdown table.
+pub fn exit_code_markdown() -> String {
+    let mut out = String::from("| code | meaning |\n|---|---|\n");
+    for (code, meaning) in EXIT_CODES {
+        out.push_str(&format!("| {code} | {meaning} |\n"));
+    }
+    out
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// An unexpected failure (I/O on our own files, a bug).

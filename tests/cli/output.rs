@@ -140,3 +140,22 @@ fn a_failed_migration_is_annotated_in_github() {
         "{run}"
     );
 }
+
+/// The README's exit-code table is the one `--help` prints: both come from one list.
+#[test]
+fn the_readme_lists_the_exit_codes_the_binary_uses() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = deploydb::error::exit_code_markdown();
+    assert!(
+        readme.contains(&format!("## Exit codes\n\n{table}")),
+        "README.md's exit-code table differs from src/error.rs's EXIT_CODES; it should read:\n{table}"
+    );
+    let help = run(deploydb(std::path::Path::new("."), &["--help"], &[])).expect_code(0);
+    for (code, _) in deploydb::error::EXIT_CODES {
+        assert!(
+            help.stdout().contains(&format!("  {code} ")),
+            "--help lacks {code}\n{help}"
+        );
+    }
+}
