@@ -254,8 +254,10 @@ async fn run_stages(
         }
         return Ok(exit::OK);
     };
-    instance::lock::migration(
-        &plan.session.client,
+    // Held (on a connection of its own) until the run ends.
+    let _migration_lock = instance::lock::migration(
+        plan.session.admin(),
+        plan.session.timeout(),
         &plan.target.dbname,
         plan.config.lock_timeout,
     )

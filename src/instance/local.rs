@@ -324,6 +324,8 @@ pub struct ThrowawayOptions {
     pub port: Option<u16>,
     pub settings: Vec<String>,
     pub files: Vec<(String, Vec<u8>)>,
+    /// Server binaries to use instead of the ones found on PATH (tests run several majors).
+    pub bins: Option<Binaries>,
 }
 
 impl Throwaway {
@@ -336,7 +338,10 @@ impl Throwaway {
         password: &Secret,
         options: ThrowawayOptions,
     ) -> Result<Throwaway> {
-        let bins = Binaries::find(&Env::from_process())?;
+        let bins = match &options.bins {
+            Some(bins) => bins.clone(),
+            None => Binaries::find(&Env::from_process())?,
+        };
         let builder = {
             let mut b = tempfile::Builder::new();
             b.prefix("deploydb-cluster-");

@@ -6,4 +6,5 @@ mod lifecycle;
 mod pipeline;
 mod pipelines;
 mod security;
+mod servers;
 mod support;
