@@ -324,9 +324,9 @@ async fn run_stages(
         // is still owed on the next run, while an old database is never seeded out of the blue.
         seed_table(&plan)
             .await?
-            .execute(
+            .query_typed(
                 "INSERT INTO public.deploydb_seed (command) VALUES ($1)",
-                &[&plan.config.seed_command],
+                &[(&plan.config.seed_command, tokio_postgres::types::Type::TEXT)],
             )
             .await
             .map_err(seed_error(&plan))?;
@@ -340,6 +340,8 @@ async fn run_stages(
         summary.exported.join(", ")
     });
 
+    // Held (on a connection of its own) through the migration and the seed, until the run ends.
+    let mut _migration_lock = None;
     let code = match step {
         None => {
             report::line(
@@ -355,12 +357,15 @@ async fn run_stages(
             exit::OK
         }
         Some(step) => {
-            instance::lock::migration(
-                &plan.session.client,
-                &plan.target.dbname,
-                plan.config.lock_timeout,
-            )
-            .await?;
+            _migration_lock = Some(
+                instance::lock::migration(
+                    plan.session.admin(),
+                    plan.session.timeout(),
+                    &plan.target.dbname,
+                    plan.config.lock_timeout,
+                )
+                .await?,
+            );
             let stage = Stage::start("migrate");
             let (command, code) = match &step {
                 Step::Sql => {
@@ -524,7 +529,7 @@ async fn seed(
     let client = seed_table(plan).await?;
     let failed = seed_error(plan);
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT count(*) FILTER (WHERE exit_code = 0), count(*) FROM public.deploydb_seed",
             &[],
         )
@@ -546,10 +551,10 @@ async fn seed(
     report::line("seed", format!("running `{command}`"));
     // One row per attempt: the creation's marker, or a new row for a retry.
     client
-        .execute(
+        .query_typed(
             "INSERT INTO public.deploydb_seed (command) SELECT $1 \
              WHERE NOT EXISTS (SELECT 1 FROM public.deploydb_seed WHERE finished_at IS NULL)",
-            &[&command],
+            &[(&command, tokio_postgres::types::Type::TEXT)],
         )
         .await
         .map_err(&failed)?;
@@ -565,10 +570,13 @@ async fn seed(
         .run(exports, secrets, &format!("deploydb: seed `{command}`"))
         .await?;
     client
-        .execute(
+        .query_typed(
             "UPDATE public.deploydb_seed SET finished_at = now(), exit_code = $1, command = $2 \
              WHERE finished_at IS NULL",
-            &[&code, &command],
+            &[
+                (&code, tokio_postgres::types::Type::INT4),
+                (&command, tokio_postgres::types::Type::TEXT),
+            ],
         )
         .await
         .map_err(failed)?;

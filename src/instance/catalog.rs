@@ -8,6 +8,7 @@ use super::connect::describe;
 use super::ensure::{Session, quote_ident};
 use super::ownership::Ownership;
 use crate::error::{Error, Result};
+use tokio_postgres::types::Type;
 
 /// A database deploydb manages, as the catalog describes it.
 #[derive(Debug, Clone, Serialize)]
@@ -21,15 +22,19 @@ pub struct Managed {
 }
 
 impl Session {
-    /// Every database carrying a deploydb ownership record, by name.
+    /// Every database carrying a deploydb ownership record, by name, without sizes. The filter
+    /// runs on the server so only deploydb's rows travel; no per-database function beyond
+    /// reading the comment is evaluated, so the cost stays small on servers with thousands of
+    /// databases.
     pub async fn managed(&self) -> Result<Vec<Managed>> {
         let rows = self
             .client
-            .query(
-                "SELECT d.datname, shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba), \
-                        CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END \
-                 FROM pg_database d \
-                 WHERE shobj_description(d.oid, 'pg_database') LIKE '%deploydb%' \
+            .query_typed(
+                "SELECT d.datname, c.description, pg_catalog.pg_get_userbyid(d.datdba) \
+                 FROM pg_catalog.pg_database d \
+                 JOIN pg_catalog.pg_shdescription c \
+                   ON c.objoid = d.oid AND c.classoid = 'pg_catalog.pg_database'::pg_catalog.regclass \
+                 WHERE c.description LIKE '%deploydb%' \
                  ORDER BY d.datname",
                 &[],
             )
@@ -38,27 +43,78 @@ impl Session {
         Ok(rows
             .into_iter()
             .filter_map(|row| {
-                let comment: Option<String> = row.get(1);
-                let record = Ownership::parse(comment.as_deref()?)?;
+                let comment: String = row.get(1);
+                let record = Ownership::parse(&comment)?;
                 Some(Managed {
                     name: row.get(0),
                     record,
                     owner: row.get(2),
-                    size: row.get(3),
+                    size: None,
                 })
             })
             .collect())
+    }
+
+    /// Fills in the size of each of `rows` the admin may connect to, in one query: only the
+    /// rows that are shown are measured.
+    pub async fn measure(&self, rows: &mut [Managed]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = rows.iter().map(|m| m.name.clone()).collect();
+        let sizes = self
+            .client
+            .query_typed(
+                "SELECT d.datname, \
+                        CASE WHEN pg_catalog.has_database_privilege(d.oid, 'CONNECT') \
+                             THEN pg_catalog.pg_database_size(d.oid) END \
+                 FROM pg_catalog.pg_database d WHERE d.datname = ANY($1)",
+                &[(&names, Type::TEXT_ARRAY)],
+            )
+            .await
+            .map_err(|e| {
+                Error::server(format!(
+                    "could not measure databases on {}: {}",
+                    self.admin().redacted(),
+                    describe(&e)
+                ))
+            })?;
+        for row in sizes {
+            let name: String = row.get(0);
+            if let Some(m) = rows.iter_mut().find(|m| m.name == name) {
+                m.size = row.get(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// The record and owner of one database, when it carries deploydb's record.
+    async fn managed_one(&self, database: &str) -> Result<Option<Managed>> {
+        let rows = self
+            .client
+            .query_typed(
+                "SELECT pg_catalog.shobj_description(d.oid, 'pg_database'), pg_catalog.pg_get_userbyid(d.datdba) \
+                 FROM pg_catalog.pg_database d WHERE d.datname = $1",
+                &[(&database, Type::TEXT)],
+            )
+            .await
+            .map_err(|e| Error::server(format!("could not look up database {database}: {}", describe(&e))))?;
+        Ok(rows.first().and_then(|row| {
+            let comment: Option<String> = row.get(0);
+            Some(Managed {
+                name: database.to_string(),
+                record: Ownership::parse(&comment?)?,
+                owner: row.get(1),
+                size: None,
+            })
+        }))
     }
 
     /// Drops `database` (ending its sessions first) and, when deploydb made it, the role of the
     /// same name. The caller has checked the record; this checks it again right before dropping,
     /// so nothing changes hands in between.
     pub async fn drop_timeline(&self, database: &str, app: &str) -> Result<DropOutcome> {
-        let current = self
-            .managed()
-            .await?
-            .into_iter()
-            .find(|m| m.name == database);
+        let current = self.managed_one(database).await?;
         let Some(current) = current.filter(|m| m.record.app == app) else {
             return Err(Error::server(format!(
                 "database {database} is not a deploydb database of app `{app}`; nothing was dropped"
@@ -77,29 +133,29 @@ impl Session {
                 .await
                 .map_err(|e| fail("act as the owner of", &e))?;
         }
-        let force = if self.server_version >= 130000 {
-            " WITH (FORCE)"
-        } else {
-            ""
-        };
-        let dropped = self
-            .client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {ident}{force}"))
-            .await;
+        let dropped = self.drop_database(&ident, database).await;
         if as_owner {
             let _ = self.client.batch_execute("RESET ROLE").await;
         }
-        dropped.map_err(|e| fail("drop database", &e))?;
+        dropped.map_err(|e| {
+            let error = fail("drop database", &e);
+            if describe(&e).contains("being accessed by other users") {
+                error.with_hint("its sessions could not all be ended (a pooler may hold them, or they belong to another role); stop them, or drop through a direct URL")
+            } else {
+                error
+            }
+        })?;
 
         let role = self
             .client
-            .query_opt(
-                "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
-                &[&database],
+            .query_typed(
+                "SELECT pg_catalog.shobj_description(oid, 'pg_authid') FROM pg_catalog.pg_roles WHERE rolname = $1",
+                &[(&database, Type::TEXT)],
             )
             .await
             .map_err(|e| fail("look up the role", &e))?;
         let role_is_ours = role
+            .first()
             .and_then(|r| r.get::<_, Option<String>>(0))
             .and_then(|c| Ownership::parse(&c))
             .is_some();
@@ -112,6 +168,46 @@ impl Session {
         Ok(DropOutcome {
             role_dropped: role_is_ours,
         })
+    }
+
+    /// `DROP DATABASE … WITH (FORCE)` where the server has it (13+). On 12 the database is
+    /// closed to new connections, its sessions are ended, and then it is dropped; if that fails
+    /// it is opened again, so a failed drop changes nothing.
+    async fn drop_database(
+        &self,
+        ident: &str,
+        database: &str,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
+        if self.version.drop_force() {
+            return self
+                .client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {ident} WITH (FORCE)"))
+                .await;
+        }
+        self.client
+            .batch_execute(&format!("ALTER DATABASE {ident} ALLOW_CONNECTIONS false"))
+            .await?;
+        let _ = self
+            .client
+            .query_typed(
+                "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                &[(&database, Type::TEXT)],
+            )
+            .await;
+        // A terminated backend leaves a moment later; DROP DATABASE itself waits up to 5s
+        // for sessions to go before it gives up.
+        let dropped = self
+            .client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {ident}"))
+            .await;
+        if dropped.is_err() {
+            let _ = self
+                .client
+                .batch_execute(&format!("ALTER DATABASE {ident} ALLOW_CONNECTIONS true"))
+                .await;
+        }
+        dropped
     }
 }
 

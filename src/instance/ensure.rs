@@ -11,9 +11,11 @@ use tokio_postgres::types::Type;
 
 use super::connect::{connect, describe};
 use super::conninfo::ConnInfo;
+use super::lock::{self, Holder};
 use super::ownership::Ownership;
 use super::role::{self, Isolation, RoleState};
-use crate::error::{Error, Result};
+use super::version::Version;
+use crate::error::{Error, Kind as ErrorKind, Result};
 use crate::secret::Secret;
 use crate::timeline::{Kind, Timeline, naming};
 
@@ -32,7 +34,7 @@ pub struct Session {
     admin: ConnInfo,
     timeout: Duration,
     pub(crate) superuser: bool,
-    pub(crate) server_version: i32,
+    pub(crate) version: Version,
 }
 
 /// The database a timeline maps to, and what the catalog says about it now.
@@ -60,19 +62,31 @@ pub struct Target<'a> {
 impl Session {
     pub async fn open(admin: &ConnInfo, timeout: Duration) -> Result<Session> {
         let client = connect(admin, timeout).await?;
+        // Unnamed statements only (query_typed): a pooler in transaction mode cannot keep a
+        // named prepared statement from one transaction to the next.
         let row = client
-            .query_one(
-                "SELECT current_setting('is_superuser')::bool, current_setting('server_version_num')::int",
+            .query_typed_one(
+                "SELECT current_setting('is_superuser')::bool, \
+                        current_setting('server_version_num')::int, \
+                        current_setting('server_version')",
                 &[],
             )
             .await
-            .map_err(|e| Error::server(format!("could not read the admin role on {}: {}", admin.redacted(), describe(&e))))?;
+            .map_err(|e| {
+                Error::server(format!(
+                    "could not read the admin role on {}: {}",
+                    admin.redacted(),
+                    describe(&e)
+                ))
+            })?;
+        let number: i32 = row.get(1);
+        let version = Version::check(number, row.get(2))?;
         Ok(Session {
             client,
             admin: admin.clone(),
             timeout,
             superuser: row.get(0),
-            server_version: row.get(1),
+            version,
         })
     }
 
@@ -132,61 +146,49 @@ impl Session {
     }
 
     /// Brings the timeline's database (and role) to what this run needs. Runs that find all in
-    /// place write nothing and take no lock. Otherwise one run leads — takes the timeline's lock,
-    /// reads again and does the work — while racing runs wait on a shared lock that they all get
-    /// at once when the leader is done, so a herd does not file through one by one.
+    /// place write nothing and take no lock. Otherwise one run leads — takes the timeline's lock
+    /// (on a connection of its own, see [`lock`]), reads again and does the work — while racing
+    /// runs wait on a shared lock that they all get at once when the leader is done, so a herd
+    /// does not file through one by one. Every wait is bounded.
     pub async fn ensure(&mut self, resolved: &Resolved, target: Target<'_>) -> Result<Ensured> {
         let name = resolved.database.as_str();
-        let key = super::lock::key("ensure", name);
+        let key = lock::key("ensure", name);
         let read = self.read_statement();
         let state = self.read(&read, name).await?;
         if let Some(done) = self.settled(&state, name, &target)? {
             return Ok(done);
         }
-        let key_param = [(
-            &key as &(dyn tokio_postgres::types::ToSql + Sync),
-            Type::INT8,
-        )];
+        let holder = Holder::open(&self.admin, self.timeout).await?;
+        let lock_failed = |detail: String| {
+            Error::server(format!(
+                "could not lock database {name} for creation: {detail}"
+            ))
+        };
         loop {
-            let lock = self
-                .client
-                .query_typed("SELECT pg_try_advisory_lock($1)", &key_param);
-            let fresh = self.read(&read, name);
-            let (locked, state) = tokio::try_join!(
-                async {
-                    lock.await
-                        .map_err(|e| self.statement_error("lock", name, &e))
-                },
-                fresh
-            )?;
-            if locked.first().is_some_and(|r| r.get::<_, bool>(0)) {
-                let result = self.act(name, &target, state).await;
-                let _ = self
-                    .client
-                    .query_typed("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])
-                    .await;
+            if holder.try_exclusive(key).await.map_err(lock_failed)? {
+                let result = match self.read(&read, name).await {
+                    Ok(state) => self.act(name, &target, state).await,
+                    Err(e) => Err(e),
+                };
+                holder.release().await;
                 return result;
             }
-            // Someone else leads: wait for it, then read what it left, in one round trip.
-            let wait = self
-                .client
-                .query_typed("SELECT pg_advisory_lock_shared($1)", &key_param);
-            let after = self.read(&read, name);
-            let release = self
-                .client
-                .query_typed("SELECT pg_advisory_unlock_shared($1)", &key_param);
-            let (_, state, _) = tokio::try_join!(
-                async {
-                    wait.await
-                        .map_err(|e| self.statement_error("wait for", name, &e))
-                },
-                after,
-                async {
-                    release
-                        .await
-                        .map_err(|e| self.statement_error("wait for", name, &e))
-                }
-            )?;
+            // Someone else leads: wait for it, then read what it left.
+            if !holder
+                .wait_shared(key, ENSURE_WAIT)
+                .await
+                .map_err(lock_failed)?
+            {
+                return Err(Error::new(
+                    ErrorKind::LockTimeout,
+                    format!(
+                        "another run kept creating database {name} for longer than {}s",
+                        ENSURE_WAIT.as_secs()
+                    ),
+                )
+                .with_hint("look for a stuck deploydb run on this server, then retry"));
+            }
+            let state = self.read(&read, name).await?;
             if let Some(done) = self.settled(&state, name, &target)? {
                 return Ok(done);
             }
@@ -197,11 +199,7 @@ impl Session {
     /// It avoids the pg_roles view (`to_regrole` instead): a new backend would parse the view's
     /// rule first, which is a good part of a short session's cost on the server.
     fn read_statement(&self) -> String {
-        let needed = if self.server_version >= 160000 {
-            "SET"
-        } else {
-            "MEMBER"
-        };
+        let needed = self.version.act_as_privilege();
         format!(
             "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
                     extract(epoch FROM now())::bigint, \
@@ -240,7 +238,7 @@ impl Session {
         let Some(existing) = &state.database else {
             return Ok(None);
         };
-        let warning = check_owner(existing.comment.as_deref(), name, target)?;
+        check_owner(existing.comment.as_deref(), name, target)?;
         let record = existing.comment.as_deref().and_then(Ownership::parse);
         if record
             .as_ref()
@@ -258,7 +256,7 @@ impl Session {
         Ok(Some(Ensured {
             database: name.to_string(),
             created: false,
-            warning,
+            warning: None,
         }))
     }
 
@@ -275,38 +273,40 @@ impl Session {
             .password
             .clone()
             .unwrap_or_else(|| Secret::new(""));
-        role::plan(
-            name,
-            &password,
-            record,
-            state,
-            self.server_version,
-            self.superuser,
-        )
+        role::plan(name, &password, record, state, self.version, self.superuser)
     }
 
-    /// The work, under the timeline's lock, from a state read under it.
+    /// The work, under the timeline's lock, from a state read under it. The admin's privileges
+    /// are checked before anything is written, and a failure after the first write undoes what
+    /// this run made: the server is left as it was, never with a half-made timeline.
     async fn act(&mut self, name: &str, target: &Target<'_>, state: State) -> Result<Ensured> {
         let record = Ownership::new(target.app, target.timeline, state.now.clone());
         let role_mode = target.isolation == Isolation::Role;
+        let plan = if role_mode {
+            self.role_plan(name, target, &record, &state.role)?
+        } else {
+            Vec::new()
+        };
+        if let Some(existing) = &state.database {
+            check_owner(existing.comment.as_deref(), name, target)?;
+        }
+        self.require_privileges(state.database.is_none(), !plan.is_empty())
+            .await?;
+        let role_created = role_mode && !state.role.exists;
         if role_mode {
-            let plan = self.role_plan(name, target, &record, &state.role)?;
-            role::apply(&self.client, name, &plan, !state.role.exists).await?;
+            role::apply(&self.client, name, &plan, role_created).await?;
         }
         let mut ensured = Ensured {
             database: name.to_string(),
             created: false,
             warning: None,
         };
-        let mut handed_over = false;
         match &state.database {
             Some(existing) => {
-                ensured.warning = check_owner(existing.comment.as_deref(), name, target)?;
                 let mut owner = existing.owner.clone();
                 if role_mode && existing.owner != name {
                     self.hand_over(name).await?;
                     owner = name.to_string();
-                    handed_over = true;
                 }
                 if let Some(mut previous) = existing.comment.as_deref().and_then(Ownership::parse)
                     && is_stale(previous.last_deployed_at.as_deref(), state.now_epoch)
@@ -321,15 +321,19 @@ impl Session {
                 }
             }
             None => {
-                let (created, warning) = self
-                    .create(name, &record, role_mode, target.template)
-                    .await?;
+                let created = self.create(name, &record, role_mode, target.template).await;
+                let (created, warning) = match created {
+                    Ok(done) => done,
+                    Err(e) => {
+                        if role_created {
+                            self.drop_role_quietly(name).await;
+                        }
+                        return Err(e);
+                    }
+                };
                 ensured.created = created;
                 ensured.warning = warning;
             }
-        }
-        if role_mode && (ensured.created || handed_over) {
-            self.close_to_public(name).await?;
         }
         if ensured.created {
             wait_until_connectable(target.credentials, self.timeout).await?;
@@ -337,9 +341,56 @@ impl Session {
         Ok(ensured)
     }
 
+    /// Fails before the first write when the admin lacks a privilege this run needs, naming it.
+    async fn require_privileges(&self, creating_database: bool, changing_role: bool) -> Result<()> {
+        if self.superuser || !(creating_database || changing_role) {
+            return Ok(());
+        }
+        let (createdb, createrole) = self.privileges().await?;
+        if creating_database && !createdb {
+            return Err(Error::server(format!(
+                "the admin role `{}` may not create databases: it needs CREATEDB",
+                self.admin.user
+            ))
+            .with_hint("grant it CREATEDB (ALTER ROLE ... CREATEDB) or use another admin URL"));
+        }
+        if changing_role && !createrole {
+            return Err(Error::server(format!(
+                "the admin role `{}` may not create or change the timeline's role: it needs CREATEROLE",
+                self.admin.user
+            ))
+            .with_hint(role::PRIVILEGE_HINT));
+        }
+        Ok(())
+    }
+
+    /// The admin's CREATEDB and CREATEROLE attributes.
+    pub(crate) async fn privileges(&self) -> Result<(bool, bool)> {
+        let row = self
+            .client
+            .query_typed_one(
+                "SELECT rolcreatedb, rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .await
+            .map_err(|e| {
+                Error::server(format!(
+                    "could not read the admin role's privileges on {}: {}",
+                    self.admin.redacted(),
+                    describe(&e)
+                ))
+            })?;
+        Ok((row.get(0), row.get(1)))
+    }
+
     /// Creates the database — from the template when one is asked for and usable — and records
     /// ownership. Returns whether this run created it (false when another run did first), and a
     /// warning when the template could not be used.
+    ///
+    /// Under role isolation the database is created with `ALLOW_CONNECTIONS false`, so no role
+    /// can connect in the moment between `CREATE DATABASE` (which grants CONNECT to PUBLIC) and
+    /// the revoke; one transaction, run as the new owner, then records ownership, revokes
+    /// PUBLIC's rights and opens the database. If that fails the database is dropped again.
     async fn create(
         &self,
         name: &str,
@@ -347,32 +398,21 @@ impl Session {
         role_mode: bool,
         template: Option<&str>,
     ) -> Result<(bool, Option<String>)> {
-        let owner = if role_mode {
-            format!(" OWNER {}", quote_ident(name))
+        let ident = quote_ident(name);
+        let options = if role_mode {
+            format!(" OWNER {ident} ALLOW_CONNECTIONS false")
         } else {
             String::new()
         };
         let mut warning = None;
+        let mut from_template = None;
         if let Some(template) = template {
             let statement = format!(
-                "CREATE DATABASE {} TEMPLATE {}{owner}",
-                quote_ident(name),
+                "CREATE DATABASE {ident} TEMPLATE {}{options}",
                 quote_ident(template)
             );
             match self.client.batch_execute(&statement).await {
-                Ok(()) => {
-                    if role_mode {
-                        // The copied objects belong to the template's role; membership lets the
-                        // branch's own role alter and drop them in its database.
-                        let grant =
-                            format!("GRANT {} TO {}", quote_ident(template), quote_ident(name));
-                        self.client.batch_execute(&grant).await.map_err(|e| {
-                            self.statement_error("grant the template's role to", name, &e)
-                        })?;
-                    }
-                    self.comment(name, record).await?;
-                    return Ok((true, None));
-                }
+                Ok(()) => from_template = Some(template),
                 Err(e) if matches!(e.code().map(|c| c.code()), Some("42P04" | "23505")) => {
                     return Ok((false, None));
                 }
@@ -384,35 +424,69 @@ impl Session {
                 }
             }
         }
-        let statement = format!("CREATE DATABASE {}{owner}", quote_ident(name));
-        if let Err(e) = self.client.batch_execute(&statement).await {
-            // 42P04 duplicate_database, or 23505 unique_violation when a concurrent create
-            // committed between our look-up and our insert into pg_database: it exists now.
-            return match e.code().map(|c| c.code()) {
-                Some("42P04" | "23505") => Ok((false, warning)),
-                Some("42501") => Err(Error::server(format!(
-                    "the admin role `{}` may not create database {name}: it needs CREATEDB ({})",
-                    self.admin.user,
-                    describe(&e)
-                ))
-                .with_hint("grant it CREATEDB (ALTER ROLE ... CREATEDB) or use another admin URL")),
-                _ => Err(self.statement_error("create", name, &e)),
-            };
+        if from_template.is_none() {
+            let statement = format!("CREATE DATABASE {ident}{options}");
+            if let Err(e) = self.client.batch_execute(&statement).await {
+                // 42P04 duplicate_database, or 23505 unique_violation when a concurrent create
+                // committed between our look-up and our insert into pg_database: it exists now.
+                return match e.code().map(|c| c.code()) {
+                    Some("42P04" | "23505") => Ok((false, warning)),
+                    Some("42501") => Err(Error::server(format!(
+                        "the admin role `{}` may not create database {name}: it needs CREATEDB ({})",
+                        self.admin.user,
+                        describe(&e)
+                    ))
+                    .with_hint("grant it CREATEDB (ALTER ROLE ... CREATEDB) or use another admin URL")),
+                    _ => Err(self.statement_error("create", name, &e)),
+                };
+            }
         }
-        self.comment(name, record).await?;
+        let comment = format!(
+            "COMMENT ON DATABASE {ident} IS {}",
+            quote_literal(&record.to_json())
+        );
+        let finish = if role_mode {
+            // The copied objects belong to the template's role; membership lets the branch's
+            // own role alter and drop them in its database.
+            let grant = from_template
+                .map(|t| format!("GRANT {} TO {ident}; ", quote_ident(t)))
+                .unwrap_or_default();
+            format!(
+                "BEGIN; {grant}SET LOCAL ROLE {ident}; {comment}; \
+                 REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC; \
+                 ALTER DATABASE {ident} ALLOW_CONNECTIONS true; COMMIT"
+            )
+        } else {
+            comment
+        };
+        if let Err(e) = self.client.batch_execute(&finish).await {
+            let error = self.statement_error("record ownership of", name, &e);
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            self.drop_database_quietly(name, role_mode).await;
+            return Err(error);
+        }
         Ok((true, warning))
     }
 
-    async fn comment(&self, name: &str, record: &Ownership) -> Result<()> {
-        let statement = format!(
-            "COMMENT ON DATABASE {} IS {}",
-            quote_ident(name),
-            quote_literal(&record.to_json())
-        );
-        self.client
-            .batch_execute(&statement)
-            .await
-            .map_err(|e| self.statement_error("record ownership of", name, &e))
+    /// Undoes a database this run created, as its owner; used only on the way out of a failure.
+    async fn drop_database_quietly(&self, name: &str, as_owner: bool) {
+        let ident = quote_ident(name);
+        let statement = if as_owner && !self.superuser {
+            format!("SET ROLE {ident}; DROP DATABASE IF EXISTS {ident}; RESET ROLE")
+        } else {
+            format!("DROP DATABASE IF EXISTS {ident}")
+        };
+        if self.client.batch_execute(&statement).await.is_err() {
+            let _ = self.client.batch_execute("RESET ROLE").await;
+        }
+    }
+
+    /// Undoes a role this run created; used only on the way out of a failure.
+    async fn drop_role_quietly(&self, name: &str) {
+        let _ = self
+            .client
+            .batch_execute(&format!("DROP ROLE IF EXISTS {}", quote_ident(name)))
+            .await;
     }
 
     /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner.
@@ -423,7 +497,13 @@ impl Session {
             quote_ident(name),
             quote_literal(&record.to_json())
         );
-        self.client.batch_execute(&statement).await.map_err(|e| {
+        let result = self.client.batch_execute(&statement).await;
+        if result.is_err() {
+            // A failed statement leaves the transaction aborted; end it, or every later
+            // statement on this session would fail too.
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+        result.map_err(|e| {
             Error::server(format!(
                 "could not record the deploy of {name}: {}",
                 describe(&e)
@@ -431,25 +511,22 @@ impl Session {
         })
     }
 
-    /// Gives an existing database (made under shared isolation, or before deploydb) to its role.
+    /// Gives an existing database (made under shared isolation) to its role and closes it to
+    /// every other role, in one transaction.
     async fn hand_over(&self, name: &str) -> Result<()> {
-        let statement = format!("ALTER DATABASE {0} OWNER TO {0}", quote_ident(name));
-        self.client.batch_execute(&statement).await.map_err(|e| {
+        let ident = quote_ident(name);
+        let statement = format!(
+            "BEGIN; ALTER DATABASE {ident} OWNER TO {ident}; SET LOCAL ROLE {ident}; \
+             REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC; COMMIT"
+        );
+        let result = self.client.batch_execute(&statement).await;
+        if result.is_err() {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+        result.map_err(|e| {
             self.statement_error("give its role", name, &e)
                 .with_hint("the admin must own the database (or be a superuser) to hand it to the timeline's role")
         })
-    }
-
-    /// No role but the owner may connect: one timeline's credentials cannot reach another's data.
-    async fn close_to_public(&self, name: &str) -> Result<()> {
-        let ident = quote_ident(name);
-        let statement = format!(
-            "SET ROLE {ident}; REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC; RESET ROLE"
-        );
-        self.client
-            .batch_execute(&statement)
-            .await
-            .map_err(|e| self.statement_error("restrict connections to", name, &e))
     }
 
     fn statement_error(&self, action: &str, name: &str, e: &tokio_postgres::Error) -> Error {
@@ -460,6 +537,9 @@ impl Session {
         ))
     }
 }
+
+/// How long a racer waits for the run that is creating the same timeline's database.
+const ENSURE_WAIT: Duration = Duration::from_secs(300);
 
 /// What one read of the catalog says about a timeline: its database, its role, the time.
 struct State {
@@ -480,11 +560,16 @@ fn is_stale(last_deployed_at: Option<&str>, now: i64) -> bool {
 
 /// Refuses a database whose ownership record names another app or timeline kind: that is a
 /// sign of a naming collision, and using it could run one timeline's migrations on another's
-/// data. A database without a record is used (it may predate deploydb) with a warning.
-fn check_owner(comment: Option<&str>, name: &str, target: &Target<'_>) -> Result<Option<String>> {
+/// data. A database of that name without a record is refused too: deploydb does not know whose
+/// it is, and taking it over would hand someone else's data to the timeline's role.
+fn check_owner(comment: Option<&str>, name: &str, target: &Target<'_>) -> Result<()> {
     let Some(owner) = comment.and_then(Ownership::parse) else {
-        return Ok(Some(format!(
-            "database {name} exists but was not created by deploydb; using it as it is"
+        return Err(Error::server(format!(
+            "database {name} exists but has no deploydb ownership record; deploydb will not use it"
+        ))
+        .with_hint(format!(
+            "drop or rename it if it is left over, or adopt it: COMMENT ON DATABASE it with the record `deploydb list --format json` shows for a timeline of app `{}`",
+            target.app
         )));
     };
     if owner.app != target.app || owner.kind != target.timeline.kind {
@@ -497,13 +582,24 @@ fn check_owner(comment: Option<&str>, name: &str, target: &Target<'_>) -> Result
         ))
         .with_hint("check `app` in deploydb.toml; deploydb will not touch another timeline's database"));
     }
-    Ok(None)
+    Ok(())
 }
 
 /// A freshly created database can refuse connections for a moment on some managed services;
-/// the next pipeline step should never be the first to find out.
+/// the next pipeline step should never be the first to find out. A pooler that does not route
+/// the new database (PgBouncer without a `* =` fallback) is named as such.
 async fn wait_until_connectable(info: &ConnInfo, timeout: Duration) -> Result<()> {
-    let client = connect(info, timeout).await?;
+    let client = match connect(info, timeout).await {
+        Ok(client) => client,
+        Err(e) if e.message.contains("no such database") => {
+            return Err(Error::server(format!(
+                "database {} was created, but the pooler at {}:{} does not route to it",
+                info.dbname, info.host, info.port
+            ))
+            .with_hint("add a `* =` fallback entry to the pooler's [databases] section, or point the admin URL at the server itself"));
+        }
+        Err(e) => return Err(e),
+    };
     client.simple_query("SELECT 1").await.map_err(|e| {
         Error::server(format!(
             "database {} does not answer SELECT 1: {}",

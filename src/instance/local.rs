@@ -324,6 +324,8 @@ pub struct ThrowawayOptions {
     pub port: Option<u16>,
     pub settings: Vec<String>,
     pub files: Vec<(String, Vec<u8>)>,
+    /// Server binaries to use instead of the ones found on PATH (tests run several majors).
+    pub bins: Option<Binaries>,
 }
 
 impl Throwaway {
@@ -336,7 +338,10 @@ impl Throwaway {
         password: &Secret,
         options: ThrowawayOptions,
     ) -> Result<Throwaway> {
-        let bins = Binaries::find(&Env::from_process())?;
+        let bins = match &options.bins {
+            Some(bins) => bins.clone(),
+            None => Binaries::find(&Env::from_process())?,
+        };
         let builder = {
             let mut b = tempfile::Builder::new();
             b.prefix("deploydb-cluster-");
@@ -371,9 +376,16 @@ impl Throwaway {
         })
     }
 
-    /// Stops the server (immediate shutdown) and starts it again on the same port.
+    /// Stops the server (fast shutdown) and starts it again on the same port.
     pub fn restart(&mut self) -> Result<()> {
-        self.stop();
+        // A fast shutdown (SIGINT): sessions are ended as in a real restart, but what was
+        // committed stays — with synchronous_commit off, an immediate one could lose the last
+        // commits, which no restarted real server does.
+        // SAFETY: signalling our own child, which we have not waited for yet.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        let _ = self.child.wait();
         // Readiness is read from postmaster.pid; a stale one would say "ready" too early.
         let _ = fs::remove_file(self.cluster.data.join("postmaster.pid"));
         self.child = self.cluster.start_child()?;

@@ -1,13 +1,22 @@
-//! Serialising migrations per database with a PostgreSQL advisory lock, held on the admin
-//! session while the migration command runs: two pipelines of one timeline never migrate at
-//! once, and a run that dies releases the lock with its connection.
+//! deploydb's advisory locks: the migration lock (two pipelines of one timeline never migrate at
+//! once) and the ensure lock (one run creates a timeline's database while racers wait).
+//!
+//! Each lock is transaction-scoped and held by a connection of its own, kept inside an open
+//! transaction for as long as the lock is needed. That is what holds behind a pooler in
+//! transaction mode (PgBouncer, Supavisor, Neon's pooler): the pooler pins one server connection
+//! to a client for the length of a transaction, whereas a session-level lock could be taken on
+//! one server connection and released on another. A run that dies closes its connection, and the
+//! server (or the pooler) ends the transaction and the lock with it. Every wait is bounded by
+//! `lock_timeout` on the server. Statements are simple queries with the key as a literal: no
+//! named prepared statement, which a pooler in transaction mode cannot keep.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, SimpleQueryMessage};
 
-use super::connect::describe;
+use super::connect::{connect, describe};
+use super::conninfo::ConnInfo;
 use crate::error::{Error, Kind, Result};
 use crate::report;
 
@@ -20,46 +29,124 @@ pub fn key(purpose: &str, name: &str) -> i64 {
     i64::from_le_bytes(bytes)
 }
 
-/// Takes the migration lock for `database`, waiting (with a visible line) up to `timeout`.
-pub async fn migration(client: &Client, database: &str, timeout: Duration) -> Result<()> {
-    let key = key("migrate", database);
-    let deadline = Instant::now() + timeout;
-    let mut announced = false;
-    let mut delay = Duration::from_millis(50);
-    loop {
-        let row = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-            .await
-            .map_err(|e| {
-                Error::server(format!(
-                    "could not take the migration lock for {database}: {}",
-                    describe(&e)
-                ))
-            })?;
-        if row.get::<_, bool>(0) {
-            return Ok(());
-        }
-        if !announced {
-            report::line(
-                "migrate",
-                format!(
-                    "waiting for another deploydb run migrating {database} (up to {}s)",
-                    timeout.as_secs()
-                ),
-            );
-            announced = true;
-        }
-        if Instant::now() + delay > deadline {
-            return Err(Error::new(
-                Kind::LockTimeout,
-                format!(
-                    "another run kept migrating {database} for longer than [migrate] lock_timeout ({}s)",
-                    timeout.as_secs()
-                ),
-            )
-            .with_hint("wait for it to finish, or raise [migrate] lock_timeout"));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(1));
+/// A connection holding locks in an open transaction. Dropping it closes the connection, which
+/// releases them; [`Holder::release`] does so at once.
+pub struct Holder {
+    client: Client,
+}
+
+impl Holder {
+    pub async fn open(admin: &ConnInfo, timeout: Duration) -> Result<Holder> {
+        Ok(Holder {
+            client: connect(admin, timeout).await?,
+        })
     }
+
+    /// Starts a transaction and tries `key` exclusively; on `false` the transaction is ended.
+    pub async fn try_exclusive(&self, key: i64) -> std::result::Result<bool, String> {
+        let got = first_bool(
+            self.client
+                .simple_query(&format!("BEGIN; SELECT pg_try_advisory_xact_lock({key})"))
+                .await,
+        )?;
+        if !got {
+            self.end().await?;
+        }
+        Ok(got)
+    }
+
+    /// Waits (at most `wait`) until `key` is free, taking it exclusively in a transaction that
+    /// stays open. `Ok(false)` when the wait ran out.
+    pub async fn exclusive(&self, key: i64, wait: Duration) -> std::result::Result<bool, String> {
+        self.bounded(&format!("pg_advisory_xact_lock({key})"), wait)
+            .await
+    }
+
+    /// Waits (at most `wait`) until whoever holds `key` exclusively is done, then lets go.
+    pub async fn wait_shared(&self, key: i64, wait: Duration) -> std::result::Result<bool, String> {
+        let got = self
+            .bounded(&format!("pg_advisory_xact_lock_shared({key})"), wait)
+            .await?;
+        if got {
+            self.end().await?;
+        }
+        Ok(got)
+    }
+
+    async fn bounded(&self, call: &str, wait: Duration) -> std::result::Result<bool, String> {
+        let ms = wait.as_millis().clamp(1, i32::MAX as u128);
+        let statement = format!("BEGIN; SET LOCAL lock_timeout = {ms}; SELECT {call}");
+        match self.client.simple_query(&statement).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code().map(|c| c.code()) == Some("55P03") => {
+                self.end().await?;
+                Ok(false)
+            }
+            Err(e) => {
+                let _ = self.end().await;
+                Err(describe(&e))
+            }
+        }
+    }
+
+    async fn end(&self) -> std::result::Result<(), String> {
+        self.client
+            .simple_query("ROLLBACK")
+            .await
+            .map(|_| ())
+            .map_err(|e| describe(&e))
+    }
+
+    /// Ends the transaction, and with it the locks.
+    pub async fn release(self) {
+        let _ = self.end().await;
+    }
+}
+
+fn first_bool(
+    result: std::result::Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>,
+) -> std::result::Result<bool, String> {
+    let messages = result.map_err(|e| describe(&e))?;
+    Ok(messages.iter().any(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0) == Some("t"),
+        _ => false,
+    }))
+}
+
+/// Takes the migration lock for `database`, waiting (with a visible line) up to `timeout`. The
+/// lock is held until the returned holder is dropped.
+pub async fn migration(
+    admin: &ConnInfo,
+    connect_timeout: Duration,
+    database: &str,
+    timeout: Duration,
+) -> Result<Holder> {
+    let key = key("migrate", database);
+    let fail = |detail: String| {
+        Error::server(format!(
+            "could not take the migration lock for {database}: {detail}"
+        ))
+    };
+    let holder = Holder::open(admin, connect_timeout).await?;
+    if holder.try_exclusive(key).await.map_err(fail)? {
+        return Ok(holder);
+    }
+    report::line(
+        "migrate",
+        format!(
+            "waiting for another deploydb run migrating {database} (up to {}s)",
+            timeout.as_secs()
+        ),
+    );
+    if holder.exclusive(key, timeout).await.map_err(fail)? {
+        return Ok(holder);
+    }
+    Err(Error::new(
+        Kind::LockTimeout,
+        format!(
+            "another run kept migrating {database} for longer than [migrate] lock_timeout ({}s)",
+            timeout.as_secs()
+        ),
+    )
+    .with_hint("wait for it to finish, or raise [migrate] lock_timeout"))
 }

@@ -11,6 +11,7 @@ pub mod ownership;
 pub mod role;
 pub mod template;
 pub mod tls;
+pub mod version;
 
 use std::path::PathBuf;
 

@@ -12,6 +12,7 @@ use tokio_postgres::Client;
 use super::connect::describe;
 use super::ensure::{quote_ident, quote_literal};
 use super::ownership::Ownership;
+use super::version::Version;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -42,7 +43,7 @@ pub fn derive_password(key: &[u8], role: &str) -> Secret {
     Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-const PRIVILEGE_HINT: &str = "grant the admin CREATEROLE, or set isolation = \"shared\" in deploydb.toml to use the admin's credentials";
+pub(crate) const PRIVILEGE_HINT: &str = "grant the admin CREATEROLE, or set isolation = \"shared\" in deploydb.toml to use the admin's credentials";
 
 /// What the catalog says about the timeline's role.
 #[derive(Debug, Clone, Default)]
@@ -63,7 +64,7 @@ pub fn plan(
     password: &Secret,
     record: &Ownership,
     state: &RoleState,
-    server_version: i32,
+    version: Version,
     admin_is_superuser: bool,
 ) -> Result<Vec<String>> {
     let check = password_check(password);
@@ -105,11 +106,7 @@ pub fn plan(
     if !admin_is_superuser && !state.admin_may_use {
         // 16 lets a role's creator administer it, but SET (needed to give it a database) must be
         // asked for; 15 has no WITH options and needs plain membership.
-        statements.push(if server_version >= 160000 {
-            format!("GRANT {ident} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE")
-        } else {
-            format!("GRANT {ident} TO CURRENT_USER")
-        });
+        statements.push(version.grant_act_as(&ident));
     }
     Ok(statements)
 }
@@ -126,17 +123,19 @@ pub async fn apply(
     }
     let action = if creating { "create" } else { "update" };
     let batch = format!("BEGIN; {}; COMMIT", statements.join("; "));
-    client
-        .batch_execute(&batch)
-        .await
-        .map_err(|e| match e.code().map(|c| c.code()) {
-            Some("42501") => Error::server(format!(
-                "the admin role may not {action} role {name}: it needs CREATEROLE ({})",
-                describe(&e)
-            ))
-            .with_hint(PRIVILEGE_HINT),
-            _ => Error::server(format!("could not {action} role {name}: {}", describe(&e))),
-        })
+    let result = client.batch_execute(&batch).await;
+    if result.is_err() {
+        // Leave no aborted transaction behind on the session.
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    result.map_err(|e| match e.code().map(|c| c.code()) {
+        Some("42501") => Error::server(format!(
+            "the admin role may not {action} role {name}: it needs CREATEROLE ({})",
+            describe(&e)
+        ))
+        .with_hint(PRIVILEGE_HINT),
+        _ => Error::server(format!("could not {action} role {name}: {}", describe(&e))),
+    })
 }
 
 /// Only a SCRAM verifier reaches the server, never the password.

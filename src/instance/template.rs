@@ -69,7 +69,7 @@ pub async fn begin(
         }
     }
     let now: String = client
-        .query_one(
+        .query_typed_one(
             "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
             &[],
         )
@@ -94,7 +94,7 @@ pub async fn begin(
             &password,
             &record,
             &state,
-            session.server_version,
+            session.version,
             session.superuser,
         )?;
         role::apply(client, &name, &plan, !state.exists).await?;
@@ -103,16 +103,23 @@ pub async fn begin(
     }
     let ident = quote_ident(&name);
     client
-        .batch_execute(&format!("CREATE DATABASE {ident}"))
+        .batch_execute(&format!("CREATE DATABASE {ident} ALLOW_CONNECTIONS false"))
         .await
         .map_err(|e| fail("create", &e))?;
-    client
-        .batch_execute(&format!(
-            "COMMENT ON DATABASE {ident} IS {}; REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC",
-            quote_literal(&record.to_json())
-        ))
-        .await
-        .map_err(|e| fail("record ownership of", &e))?;
+    // Closed until PUBLIC's CONNECT is revoked, so no other role can get in in between.
+    let finish = format!(
+        "BEGIN; COMMENT ON DATABASE {ident} IS {}; \
+         REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC; \
+         ALTER DATABASE {ident} ALLOW_CONNECTIONS true; COMMIT",
+        quote_literal(&record.to_json())
+    );
+    if let Err(e) = client.batch_execute(&finish).await {
+        let _ = client.batch_execute("ROLLBACK").await;
+        let _ = client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {ident}"))
+            .await;
+        return Err(fail("record ownership of", &e));
+    }
     if isolation == Isolation::Role {
         client
             .batch_execute(&format!(
@@ -151,11 +158,7 @@ pub async fn finish(session: &Session, rebuild: &Rebuild, migrated: bool) -> Res
 }
 
 async fn role_state(session: &Session, name: &str) -> Result<RoleState> {
-    let needed = if session.server_version >= 160000 {
-        "SET"
-    } else {
-        "MEMBER"
-    };
+    let needed = session.version.act_as_privilege();
     let row = session
         .client
         .query_typed_one(

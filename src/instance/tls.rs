@@ -82,7 +82,7 @@ pub async fn for_clients(
     timeout: std::time::Duration,
 ) -> Result<ClientTls> {
     let tls: bool = client
-        .query_opt(
+        .query_typed(
             "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
             &[],
         )
@@ -94,6 +94,7 @@ pub async fn for_clients(
                 super::connect::describe(&e)
             ))
         })?
+        .first()
         .map(|row| row.get(0))
         .unwrap_or(false);
     let full = if tls && admin.sslmode != SslMode::VerifyFull {

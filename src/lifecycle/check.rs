@@ -7,7 +7,11 @@ use crate::cli::Format;
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Result, exit};
-use crate::instance::{self, ensure::Session, role::Isolation};
+use crate::instance::{
+    self,
+    ensure::{Session, quote_ident},
+    role::Isolation,
+};
 
 #[derive(Debug, Serialize)]
 pub struct Point {
@@ -66,11 +70,11 @@ pub async fn run(config: &Config, env: &Env, format: Format) -> Result<i32> {
     ));
     let info = session
         .client
-        .query_one(
+        .query_typed_one(
             "SELECT current_setting('server_version'), \
                     coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false), \
                     coalesce((SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()), ''), \
-                    r.rolsuper, r.rolcreatedb, r.rolcreaterole \
+                    r.rolsuper, r.rolcreatedb, r.rolcreaterole, inet_server_port() \
              FROM pg_roles r WHERE r.rolname = current_user",
             &[],
         )
@@ -85,7 +89,26 @@ pub async fn run(config: &Config, env: &Env, format: Format) -> Result<i32> {
         (info.get(0), info.get(1), info.get(2));
     let (superuser, createdb, createrole): (bool, bool, bool) =
         (info.get(3), info.get(4), info.get(5));
-    points.push(Point::new("version", None, format!("PostgreSQL {version}")));
+    points.push(Point::new(
+        "version",
+        Some(true),
+        format!("PostgreSQL {version} (deploydb supports 12 to 18)"),
+    ));
+    let server_port: Option<i32> = info.get(6);
+    points.push(match server_port {
+        Some(port) if port != i32::from(admin.port) => Point::new(
+            "pooler",
+            None,
+            format!(
+                "the server listens on port {port} but the admin URL says {}: a pooler or proxy is in between. \
+                 deploydb works through it in transaction or session mode (no named prepared statements, \
+                 transaction-scoped locks); it must route new databases (a `* =` entry in PgBouncer), \
+                 and drop cannot end sessions the pooler keeps open",
+                admin.port
+            ),
+        ),
+        _ => Point::new("pooler", None, "none: the admin URL reaches the server directly"),
+    });
     let tls_detail = if tls {
         format!("{tls_version} (sslmode={})", admin.sslmode.as_str())
     } else {
@@ -119,7 +142,11 @@ pub async fn run(config: &Config, env: &Env, format: Format) -> Result<i32> {
         )
         .hint("grant it CREATEROLE, or set isolation = \"shared\" in deploydb.toml"),
     };
+    let role_ok = role_point.ok == Some(true);
     points.push(role_point);
+    if role_ok {
+        points.push(probe_roles(&session).await);
+    }
     let managed = session.managed().await?;
     let count = managed
         .iter()
@@ -131,6 +158,43 @@ pub async fn run(config: &Config, env: &Env, format: Format) -> Result<i32> {
         format!("{count} managed for app `{}`", config.app),
     ));
     report(points, format)
+}
+
+/// Does, and rolls back, what ensure does with a timeline's role on this server version: create
+/// it, let the admin act as it (the membership grant 16+ needs), act as it, record ownership.
+async fn probe_roles(session: &Session) -> Point {
+    let probe = format!("deploydb_check_{}", crate::instance::local::random_hex(6));
+    let ident = quote_ident(&probe);
+    let grant = if session.superuser {
+        String::new()
+    } else {
+        format!("{}; ", session.version.grant_act_as(&ident))
+    };
+    let statement = format!(
+        "BEGIN; CREATE ROLE {ident} NOLOGIN; {grant}SET LOCAL ROLE {ident}; \
+         RESET ROLE; COMMENT ON ROLE {ident} IS 'deploydb check'; ROLLBACK"
+    );
+    let result = session.client.batch_execute(&statement).await;
+    let _ = session.client.batch_execute("ROLLBACK").await;
+    match result {
+        Ok(()) => Point::new(
+            "roles",
+            Some(true),
+            format!(
+                "a timeline role can be created and acted as on PostgreSQL {} (tried and rolled back)",
+                session.version.major()
+            ),
+        ),
+        Err(e) => Point::new(
+            "roles",
+            Some(false),
+            format!(
+                "creating a timeline role as ensure would failed: {}",
+                instance::connect::describe(&e)
+            ),
+        )
+        .hint("grant the admin CREATEROLE (and on 16+ let it grant itself roles it creates), or set isolation = \"shared\""),
+    }
 }
 
 fn report(points: Vec<Point>, format: Format) -> Result<i32> {

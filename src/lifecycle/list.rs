@@ -22,12 +22,13 @@ pub async fn run(config: &Config, env: &Env, all_apps: bool, format: Format) -> 
     let admin = instance::admin(config, env)?;
     let session = Session::open(&admin, config.connect_timeout).await?;
     let wanted = config.app.as_str();
-    let managed: Vec<Managed> = session
+    let mut managed: Vec<Managed> = session
         .managed()
         .await?
         .into_iter()
         .filter(|m| all_apps || m.record.app == wanted)
         .collect();
+    session.measure(&mut managed).await?;
     let remote = git::remote_branches(&config.root);
     let rows: Vec<Row<'_>> = managed
         .iter()

@@ -26,6 +26,15 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
         return Err(Error::usage("prune needs a reason to drop anything")
             .with_hint("pass --branches-from git|FILE|- and/or --older-than 14d"));
     }
+    if let Some(age) = options.older_than
+        && age.as_secs() > MAX_AGE_SECS
+    {
+        return Err(Error::usage(format!(
+            "--older-than {}s is more than 1000 years",
+            age.as_secs()
+        ))
+        .with_hint("give an age such as 14d or 12w"));
+    }
     let live = match options.branches_from {
         Some(source) => Some(live_branches(source, config)?),
         None => None,
@@ -34,7 +43,7 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
     let session = Session::open(&admin, config.connect_timeout).await?;
     let now: i64 = session
         .client
-        .query_one("SELECT extract(epoch FROM now())::bigint", &[])
+        .query_typed_one("SELECT extract(epoch FROM now())::bigint", &[])
         .await
         .map_err(|e| {
             Error::server(format!(
@@ -50,6 +59,7 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
         .filter(|m| m.record.app == config.app)
         .collect();
     let mut dropped = 0;
+    let mut failures = Vec::new();
     for m in &managed {
         let (drop, why) = decide(
             m,
@@ -65,8 +75,14 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
         };
         println!("{verb:<10} {:<40} {why}", m.name);
         if drop {
-            if !options.dry_run {
-                session.drop_timeline(&m.name, &config.app).await?;
+            if !options.dry_run
+                && let Err(e) = session.drop_timeline(&m.name, &config.app).await
+            {
+                // One database that cannot go (sessions a pooler holds, a lost privilege)
+                // must not keep the rest: go on, and report every failure at the end.
+                println!("failed     {:<40} {}", m.name, e.message);
+                failures.push(m.name.clone());
+                continue;
             }
             dropped += 1;
         }
@@ -86,8 +102,20 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
             ""
         }
     );
+    if !failures.is_empty() {
+        return Err(Error::server(format!(
+            "{} of the databases to prune could not be dropped: {}",
+            failures.len(),
+            failures.join(", ")
+        ))
+        .with_hint("see the `failed` lines above for why; the others were pruned"));
+    }
     Ok(exit::OK)
 }
+
+/// The largest `--older-than` taken: 1000 years, far beyond any deploy yet small enough that
+/// no arithmetic on it can overflow.
+const MAX_AGE_SECS: u64 = 1000 * 366 * 86_400;
 
 /// Whether to drop `m`, and why (or why not).
 fn decide(
@@ -122,7 +150,14 @@ fn decide(
         .unwrap_or(&m.record.created_at);
     if let Some(age) = older_than {
         match epoch_seconds(deployed) {
-            Some(at) if now - at > age.as_secs() as i64 => {
+            // Checked: an age beyond i64 seconds must mean "nothing is that old", not wrap
+            // around to a negative limit that everything exceeds.
+            Some(at)
+                if now
+                    .checked_sub(at)
+                    .zip(i64::try_from(age.as_secs()).ok())
+                    .is_some_and(|(since, limit)| since > limit) =>
+            {
                 let days = (now - at) / 86_400;
                 return (
                     true,

@@ -105,7 +105,7 @@ fn checksum(text: &str) -> String {
 /// The ledger's rows: name, checksum, applied_at (text), applied_by. `None` without a ledger.
 async fn ledger(client: &Client) -> Result<Option<Vec<(String, String, String, String)>>> {
     let exists: bool = client
-        .query_one(
+        .query_typed_one(
             &format!("SELECT to_regclass('public.{LEDGER}') IS NOT NULL"),
             &[],
         )
@@ -116,7 +116,7 @@ async fn ledger(client: &Client) -> Result<Option<Vec<(String, String, String, S
         return Ok(None);
     }
     let rows = client
-        .query(
+        .query_typed(
             &format!("SELECT name, checksum, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), applied_by FROM public.{LEDGER} ORDER BY name"),
             &[],
         )
@@ -193,7 +193,7 @@ pub async fn apply(conn: &ConnInfo, layout: &Layout, timeout: Duration) -> Resul
         Some(rows) => rows,
         None => {
             let tables: i64 = client
-                .query_one(
+                .query_typed_one(
                     "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') \
                      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' \
@@ -296,9 +296,9 @@ async fn start(
         .map_err(server("create the migration ledger"))?;
     let ms = started.elapsed().as_millis() as i64;
     for file in files {
-        tx.execute(
+        tx.query_typed(
             &format!("INSERT INTO public.{LEDGER} (name, checksum, duration_ms, applied_by) VALUES ($1, $2, $3, 'schema')"),
-            &[&file.name, &file.checksum, &ms],
+            &[(&file.name, tokio_postgres::types::Type::TEXT), (&file.checksum, tokio_postgres::types::Type::TEXT), (&ms, tokio_postgres::types::Type::INT8)],
         )
         .await
         .map_err(server("record a migration in the ledger"))?;
@@ -331,9 +331,9 @@ async fn apply_file(
         return Ok(Err(failed(&shown, &file.text, &e)));
     }
     let ms = started.elapsed().as_millis() as i64;
-    tx.execute(
+    tx.query_typed(
         &format!("INSERT INTO public.{LEDGER} (name, checksum, duration_ms, applied_by) VALUES ($1, $2, $3, 'file')"),
-        &[&file.name, &file.checksum, &ms],
+        &[(&file.name, tokio_postgres::types::Type::TEXT), (&file.checksum, tokio_postgres::types::Type::TEXT), (&ms, tokio_postgres::types::Type::INT8)],
     )
     .await
     .map_err(server("record a migration in the ledger"))?;

