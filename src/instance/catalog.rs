@@ -124,19 +124,18 @@ impl Session {
             Error::server(format!("could not {action} {database}: {}", describe(e)))
         };
         let ident = quote_ident(database);
-        // DROP DATABASE cannot run in a transaction, so SET ROLE is a session setting here; it
-        // is what lets a member of the owning role drop the database on PostgreSQL 16.
-        let as_owner = current.owner != self.admin().user && !self.superuser;
-        if as_owner {
+        // DROP DATABASE cannot run in a transaction, and behind a pooler in transaction mode a
+        // session-level SET ROLE may not reach the connection the DROP runs on: the admin drops
+        // with the owner's privileges, which it inherits. A role granted to it without INHERIT
+        // (by deploydb before 0.2 on PostgreSQL 16+) is granted again with it.
+        if current.owner != self.admin().user && !self.superuser {
+            let grant = self.version.grant_act_as(&quote_ident(&current.owner));
             self.client
-                .batch_execute(&format!("SET ROLE {}", quote_ident(&current.owner)))
+                .batch_execute(&grant)
                 .await
                 .map_err(|e| fail("act as the owner of", &e))?;
         }
         let dropped = self.drop_database(&ident, database).await;
-        if as_owner {
-            let _ = self.client.batch_execute("RESET ROLE").await;
-        }
         dropped.map_err(|e| {
             let error = fail("drop database", &e);
             if describe(&e).contains("being accessed by other users") {

@@ -199,13 +199,13 @@ impl Session {
     /// It avoids the pg_roles view (`to_regrole` instead): a new backend would parse the view's
     /// rule first, which is a good part of a short session's cost on the server.
     fn read_statement(&self) -> String {
-        let needed = self.version.act_as_privilege();
+        let may_act_as = self.version.may_act_as("r.oid");
         format!(
             "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
                     extract(epoch FROM now())::bigint, \
                     shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba), \
                     r.oid IS NOT NULL, shobj_description(r.oid, 'pg_authid'), \
-                    coalesce(pg_has_role(current_user, r.oid, '{needed}'), false) \
+                    coalesce({may_act_as}, false) \
              FROM (SELECT to_regrole(quote_ident($1))::oid AS oid) AS r \
              LEFT JOIN pg_database d ON d.datname = $1"
         )
@@ -462,23 +462,21 @@ impl Session {
         if let Err(e) = self.client.batch_execute(&finish).await {
             let error = self.statement_error("record ownership of", name, &e);
             let _ = self.client.batch_execute("ROLLBACK").await;
-            self.drop_database_quietly(name, role_mode).await;
+            self.drop_database_quietly(name).await;
             return Err(error);
         }
         Ok((true, warning))
     }
 
     /// Undoes a database this run created, as its owner; used only on the way out of a failure.
-    async fn drop_database_quietly(&self, name: &str, as_owner: bool) {
+    async fn drop_database_quietly(&self, name: &str) {
         let ident = quote_ident(name);
-        let statement = if as_owner && !self.superuser {
-            format!("SET ROLE {ident}; DROP DATABASE IF EXISTS {ident}; RESET ROLE")
-        } else {
-            format!("DROP DATABASE IF EXISTS {ident}")
-        };
-        if self.client.batch_execute(&statement).await.is_err() {
-            let _ = self.client.batch_execute("RESET ROLE").await;
-        }
+        // The admin holds the owner's privileges (see `version`), so no SET ROLE is needed;
+        // DROP DATABASE could not share a transaction with one anyway.
+        let _ = self
+            .client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {ident}"))
+            .await;
     }
 
     /// Undoes a role this run created; used only on the way out of a failure.

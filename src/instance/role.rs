@@ -50,7 +50,7 @@ pub(crate) const PRIVILEGE_HINT: &str = "grant the admin CREATEROLE, or set isol
 pub struct RoleState {
     pub exists: bool,
     pub comment: Option<String>,
-    /// Whether the admin may hand the role a database (SET on 16+, membership on 15).
+    /// Whether the admin may hand the role a database and act as its owner (see `version`).
     pub admin_may_use: bool,
 }
 

@@ -158,13 +158,13 @@ pub async fn finish(session: &Session, rebuild: &Rebuild, migrated: bool) -> Res
 }
 
 async fn role_state(session: &Session, name: &str) -> Result<RoleState> {
-    let needed = session.version.act_as_privilege();
+    let may_act_as = session.version.may_act_as("r.oid");
     let row = session
         .client
         .query_typed_one(
             &format!(
                 "SELECT r.oid IS NOT NULL, shobj_description(r.oid, 'pg_authid'), \
-                        coalesce(pg_has_role(current_user, r.oid, '{needed}'), false) \
+                        coalesce({may_act_as}, false) \
                  FROM (SELECT to_regrole(quote_ident($1))::oid AS oid) AS r"
             ),
             &[(&name, Type::TEXT)],

@@ -4,11 +4,13 @@
 //!   `pg_terminate_backend` first (after `ALLOW_CONNECTIONS false`, so none come back).
 //! - **16** changed what a `CREATEROLE` role may do with roles it creates: it gets ADMIN OPTION
 //!   on them, but (with the default empty `createrole_self_grant`) neither INHERIT nor SET. To
-//!   create a database owned by the role, or act as its owner, the admin must be able to
-//!   `SET ROLE` to it, so it grants itself the role `WITH INHERIT FALSE, SET TRUE`; owner-only
-//!   statements (`COMMENT ON DATABASE`, `REVOKE … FROM PUBLIC`, `ALTER DATABASE`) then run under
-//!   `SET LOCAL ROLE`. Before 16 a plain `GRANT role TO admin` (which inherits) is needed and
-//!   enough; `SET LOCAL ROLE` works there too, so the statements themselves are the same.
+//!   create a database owned by the role the admin must be able to `SET ROLE` to it, and to run
+//!   owner-only statements (`COMMENT ON DATABASE`, `ALTER DATABASE`, `DROP DATABASE`) it must
+//!   have the role's privileges. So it grants itself the role `WITH INHERIT TRUE, SET TRUE`.
+//!   Inheriting matters behind a pooler in transaction mode: a session-level `SET ROLE` could
+//!   land on one server connection and the `DROP DATABASE` (which cannot run in a transaction)
+//!   on another. Owner-only statements that can share a transaction still run in one, under
+//!   `SET LOCAL ROLE`. Before 16 a plain `GRANT role TO admin` (which inherits) does the same.
 //! - **15** took CREATE on schema `public` away from PUBLIC and gave `public` to
 //!   `pg_database_owner`; before 15 any role may create objects in another database's `public`,
 //!   which only matters to a role that may connect there — deploydb revokes CONNECT from PUBLIC.
@@ -47,19 +49,22 @@ impl Version {
         self.0 >= 160000
     }
 
-    /// The `pg_has_role` privilege that lets the admin act as a timeline's role.
-    pub fn act_as_privilege(self) -> &'static str {
+    /// A condition on the admin's membership of the role whose oid is `oid` (SQL): true when
+    /// it may make the role a database's owner and act as that owner.
+    pub fn may_act_as(self, oid: &str) -> String {
         if self.grant_options() {
-            "SET"
+            format!(
+                "(pg_catalog.pg_has_role(current_user, {oid}, 'SET') AND pg_catalog.pg_has_role(current_user, {oid}, 'USAGE'))"
+            )
         } else {
-            "MEMBER"
+            format!("pg_catalog.pg_has_role(current_user, {oid}, 'USAGE')")
         }
     }
 
     /// The statement that lets the admin act as `role` (quoted), when it cannot yet.
     pub fn grant_act_as(self, role: &str) -> String {
         if self.grant_options() {
-            format!("GRANT {role} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE")
+            format!("GRANT {role} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE")
         } else {
             format!("GRANT {role} TO CURRENT_USER")
         }
@@ -75,7 +80,7 @@ mod tests {
         assert!(Version::check(110022, "11.22").is_err());
         let v12 = Version::check(120022, "12.22").unwrap();
         assert!(!v12.drop_force() && !v12.grant_options());
-        assert_eq!(v12.act_as_privilege(), "MEMBER");
+        assert!(!v12.may_act_as("r.oid").contains("SET"));
         let v16 = Version::check(160014, "16.14").unwrap();
         assert!(v16.drop_force() && v16.grant_options());
         assert!(v16.grant_act_as("\"r\"").contains("SET TRUE"));

@@ -6,7 +6,7 @@
 use std::fs;
 
 use crate::support::{
-    self, MAJORS, Repo, Server, assert_no_password, deploydb, hold_session, run, try_query,
+    self, ADMIN, MAJORS, Repo, Server, assert_no_password, deploydb, hold_session, run, try_query,
 };
 
 /// A repository of app `app` on branch `main` with the given isolation.
@@ -194,4 +194,128 @@ fn lifecycle_on_postgres_18() {
 #[test]
 fn every_supported_major_is_covered() {
     assert_eq!(MAJORS, [12, 13, 14, 15, 16, 17, 18]);
+}
+
+/// An admin lacking CREATEDB, CREATEROLE or both: a clear error naming the privilege, and the
+/// server's databases, roles, comments, ACLs and memberships exactly as they were.
+fn failures_change_nothing(major: u32) {
+    let server = Server::start_major(major);
+    let repo = repo("shop", "role");
+    for (attributes, missing) in [
+        ("NOCREATEDB CREATEROLE", "CREATEDB"),
+        ("CREATEDB NOCREATEROLE", "CREATEROLE"),
+        ("NOCREATEDB NOCREATEROLE", "CREATEDB"),
+    ] {
+        server.superuser_sql(&format!("ALTER ROLE {ADMIN} {attributes}"));
+        let before = server.catalog_snapshot();
+        let env = [("DEPLOYDB_ADMIN_URL", server.admin_url())];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for args in [
+            vec!["ensure", "--timeline", "branch:feature/x"],
+            vec!["run", "--timeline", "branch:feature/x", "--", "true"],
+        ] {
+            let failed = run(deploydb(repo.path(), &args, &env)).expect_code(5);
+            let errors: Vec<String> = failed
+                .stderr()
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .map(str::to_string)
+                .collect();
+            assert!(
+                errors.len() == 1 && errors[0].contains(missing),
+                "PostgreSQL {major}, admin {attributes}: one error naming {missing}\n{failed}"
+            );
+            assert_no_password(&failed);
+            assert_eq!(
+                server.catalog_snapshot(),
+                before,
+                "PostgreSQL {major}, admin {attributes}: the server changed\n{failed}"
+            );
+        }
+        let check = run(deploydb(repo.path(), &["check"], &env)).expect_code(5);
+        assert!(check.stdout().contains("FAIL"), "{check}");
+    }
+}
+
+#[test]
+fn an_admin_lacking_a_privilege_changes_nothing_on_15() {
+    failures_change_nothing(15);
+}
+
+#[test]
+fn an_admin_lacking_a_privilege_changes_nothing_on_17() {
+    failures_change_nothing(17);
+}
+
+/// While many timelines are created, another login role tries again and again to connect to
+/// each of their databases: it must never get in, not even in the moment after CREATE DATABASE.
+#[test]
+fn no_other_role_can_connect_to_a_new_database_at_any_point_on_17() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let server = Server::start_major(17);
+    server.superuser_sql("CREATE ROLE watcher LOGIN PASSWORD 'watcher'");
+    let repo = repo("shop", "role");
+    let env = [("DEPLOYDB_ADMIN_URL", server.admin_url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let branches: Vec<String> = (0..12).map(|i| format!("b{i}")).collect();
+    let done = Arc::new(AtomicBool::new(false));
+    let pollers: Vec<_> = (0..3)
+        .map(|offset| {
+            let done = done.clone();
+            let port = server.port();
+            let branches = branches.clone();
+            std::thread::spawn(move || {
+                let mut entered = Vec::new();
+                let mut attempts = 0u32;
+                let mut i = offset;
+                while !done.load(Ordering::Relaxed) {
+                    let db = format!("shop--{}", branches[i % branches.len()]);
+                    let url = format!("postgresql://watcher:watcher@127.0.0.1:{port}/{db}");
+                    if try_query(&url, "SELECT 1").is_ok() {
+                        entered.push(db);
+                    }
+                    attempts += 1;
+                    i += 1;
+                }
+                (entered, attempts)
+            })
+        })
+        .collect();
+    let children: Vec<_> = branches
+        .iter()
+        .map(|b| {
+            deploydb(
+                repo.path(),
+                &["ensure", "--timeline", &format!("branch:{b}")],
+                &env,
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    done.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for poller in pollers {
+        let (entered, attempts) = poller.join().unwrap();
+        assert!(entered.is_empty(), "watcher connected to {entered:?}");
+        total += attempts;
+    }
+    assert!(total > 0, "the watcher never tried");
+    let created = server
+        .databases()
+        .into_iter()
+        .filter(|d| d.starts_with("shop--b"))
+        .count();
+    assert_eq!(created, branches.len());
 }

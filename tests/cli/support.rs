@@ -548,6 +548,12 @@ pub struct HeldSession {
 }
 
 pub fn hold_session(url: &str) -> HeldSession {
+    hold_session_with(url, "SELECT 1")
+}
+
+/// A session on `url` that has run `sql` (say, a `BEGIN` and a lock) and is held until dropped.
+pub fn hold_session_with(url: &str, sql: &str) -> HeldSession {
+    let sql = sql.to_string();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let url = url.to_string();
@@ -560,7 +566,7 @@ pub fn hold_session(url: &str) -> HeldSession {
             let config: tokio_postgres::Config = url.parse().unwrap();
             let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
             tokio::spawn(connection);
-            client.simple_query("SELECT 1").await?;
+            client.simple_query(&sql).await?;
             Ok::<_, tokio_postgres::Error>(client)
         });
         let _ = ready_tx.send(client.as_ref().map(|_| ()).map_err(|e| e.to_string()));
