@@ -64,11 +64,17 @@ impl Session {
         let client = connect(admin, timeout).await?;
         // Unnamed statements only (query_typed): a pooler in transaction mode cannot keep a
         // named prepared statement from one transaction to the next.
+        // The admin session searches only pg_catalog (and pg_temp, last, for nothing it
+        // calls): a role that may create objects in `public` of the admin's database (anyone,
+        // before PostgreSQL 15) could otherwise overload a catalog function with a better
+        // matching signature and run code as the admin. Calls are schema-qualified as well,
+        // for poolers that do not keep session settings.
         let row = client
             .query_typed_one(
-                "SELECT current_setting('is_superuser')::bool, \
-                        current_setting('server_version_num')::int, \
-                        current_setting('server_version')",
+                "SELECT pg_catalog.current_setting('is_superuser')::bool, \
+                        pg_catalog.current_setting('server_version_num')::int, \
+                        pg_catalog.current_setting('server_version'), \
+                        pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false)",
                 &[],
             )
             .await
@@ -133,7 +139,7 @@ impl Session {
         let rows = self
             .client
             .query_typed(
-                "SELECT shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba) \
+                "SELECT pg_catalog.shobj_description(d.oid, 'pg_database'), pg_catalog.pg_get_userbyid(d.datdba) \
                  FROM pg_database d WHERE d.datname = $1",
                 &[(&name, Type::TEXT)],
             )
@@ -203,10 +209,10 @@ impl Session {
         format!(
             "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
                     extract(epoch FROM now())::bigint, \
-                    shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba), \
-                    r.oid IS NOT NULL, shobj_description(r.oid, 'pg_authid'), \
+                    pg_catalog.shobj_description(d.oid, 'pg_database'), pg_catalog.pg_get_userbyid(d.datdba), \
+                    r.oid IS NOT NULL, pg_catalog.shobj_description(r.oid, 'pg_authid'), \
                     coalesce({may_act_as}, false) \
-             FROM (SELECT to_regrole(quote_ident($1))::oid AS oid) AS r \
+             FROM (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident($1))::oid AS oid) AS r \
              LEFT JOIN pg_database d ON d.datname = $1"
         )
     }

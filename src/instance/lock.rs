@@ -46,7 +46,9 @@ impl Holder {
     pub async fn try_exclusive(&self, key: i64) -> std::result::Result<bool, String> {
         let got = first_bool(
             self.client
-                .simple_query(&format!("BEGIN; SELECT pg_try_advisory_xact_lock({key})"))
+                .simple_query(&format!(
+                    "BEGIN; SELECT pg_catalog.pg_try_advisory_xact_lock({key})"
+                ))
                 .await,
         )?;
         if !got {
@@ -58,14 +60,17 @@ impl Holder {
     /// Waits (at most `wait`) until `key` is free, taking it exclusively in a transaction that
     /// stays open. `Ok(false)` when the wait ran out.
     pub async fn exclusive(&self, key: i64, wait: Duration) -> std::result::Result<bool, String> {
-        self.bounded(&format!("pg_advisory_xact_lock({key})"), wait)
+        self.bounded(&format!("pg_catalog.pg_advisory_xact_lock({key})"), wait)
             .await
     }
 
     /// Waits (at most `wait`) until whoever holds `key` exclusively is done, then lets go.
     pub async fn wait_shared(&self, key: i64, wait: Duration) -> std::result::Result<bool, String> {
         let got = self
-            .bounded(&format!("pg_advisory_xact_lock_shared({key})"), wait)
+            .bounded(
+                &format!("pg_catalog.pg_advisory_xact_lock_shared({key})"),
+                wait,
+            )
             .await?;
         if got {
             self.end().await?;

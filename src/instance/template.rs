@@ -36,7 +36,7 @@ pub async fn begin(
     };
     let existing = client
         .query_typed(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            "SELECT pg_catalog.shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
             &[(&name, Type::TEXT)],
         )
         .await
@@ -163,9 +163,9 @@ async fn role_state(session: &Session, name: &str) -> Result<RoleState> {
         .client
         .query_typed_one(
             &format!(
-                "SELECT r.oid IS NOT NULL, shobj_description(r.oid, 'pg_authid'), \
+                "SELECT r.oid IS NOT NULL, pg_catalog.shobj_description(r.oid, 'pg_authid'), \
                         coalesce({may_act_as}, false) \
-                 FROM (SELECT to_regrole(quote_ident($1))::oid AS oid) AS r"
+                 FROM (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident($1))::oid AS oid) AS r"
             ),
             &[(&name, Type::TEXT)],
         )

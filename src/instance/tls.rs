@@ -83,7 +83,7 @@ pub async fn for_clients(
 ) -> Result<ClientTls> {
     let tls: bool = client
         .query_typed(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid()",
             &[],
         )
         .await

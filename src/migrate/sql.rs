@@ -106,7 +106,7 @@ fn checksum(text: &str) -> String {
 async fn ledger(client: &Client) -> Result<Option<Vec<(String, String, String, String)>>> {
     let exists: bool = client
         .query_typed_one(
-            &format!("SELECT to_regclass('public.{LEDGER}') IS NOT NULL"),
+            &format!("SELECT pg_catalog.to_regclass('public.{LEDGER}') IS NOT NULL"),
             &[],
         )
         .await
@@ -197,7 +197,7 @@ pub async fn apply(conn: &ConnInfo, layout: &Layout, timeout: Duration) -> Resul
                     "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') \
                      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' \
-                     AND c.oid IS DISTINCT FROM to_regclass('public.deploydb_seed')",
+                     AND c.oid IS DISTINCT FROM pg_catalog.to_regclass('public.deploydb_seed')",
                     &[],
                 )
                 .await

@@ -4,6 +4,7 @@
 mod clients;
 mod detection;
 mod hostile_repo;
+mod hostile_role;
 mod lifecycle;
 mod output;
 mod pipeline;
