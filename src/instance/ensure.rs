@@ -158,7 +158,7 @@ impl Session {
     /// does not file through one by one. Every wait is bounded.
     pub async fn ensure(&mut self, resolved: &Resolved, target: Target<'_>) -> Result<Ensured> {
         let name = resolved.database.as_str();
-        let key = lock::key("ensure", name);
+        let key = lock::key(&self.admin, "ensure", name);
         let read = self.read_statement();
         let state = self.read(&read, name).await?;
         if let Some(done) = self.settled(&state, name, &target)? {

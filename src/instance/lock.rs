@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::connect::{connect, describe};
@@ -20,10 +20,18 @@ use super::conninfo::ConnInfo;
 use crate::error::{Error, Kind, Result};
 use crate::report;
 
-/// A 64-bit lock key from a purpose and a name, so deploydb's keys do not collide with an
-/// application's own advisory locks by accident.
-pub fn key(purpose: &str, name: &str) -> i64 {
-    let digest = Sha256::digest(format!("deploydb:{purpose}:{name}").as_bytes());
+/// A 64-bit lock key from a purpose and a name, keyed with the admin's password. Advisory
+/// locks live in the admin's database, which every login role may connect to; a key anyone can
+/// compute would let a branch's role take production's lock first and stall its deploys. Only
+/// runs that hold the admin credential can compute these keys (HMAC-SHA-256, truncated); with
+/// no password (trust or peer authentication) the name alone keys it, as before.
+pub fn key(admin: &ConnInfo, purpose: &str, name: &str) -> i64 {
+    use hmac::{Hmac, KeyInit, Mac};
+    let secret = admin.password.as_ref().map_or("", |p| p.expose());
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(format!("deploydb:{purpose}:{name}").as_bytes());
+    let digest = mac.finalize().into_bytes();
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_le_bytes(bytes)
@@ -126,7 +134,7 @@ pub async fn migration(
     database: &str,
     timeout: Duration,
 ) -> Result<Holder> {
-    let key = key("migrate", database);
+    let key = key(admin, "migrate", database);
     let fail = |detail: String| {
         Error::server(format!(
             "could not take the migration lock for {database}: {detail}"
