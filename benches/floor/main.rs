@@ -299,7 +299,7 @@ fn herd_figures(bench: &Bench, rows: &mut Vec<Row>, series: &mut Vec<Series>) {
     }
     let runs = bench.runs.min(7);
     let mut points = Vec::new();
-    for clients in [8, 32, 64] {
+    for clients in [8, 16, 32] {
         let herd = |i: usize| {
             let timeline = format!("branch:herd-{clients}-{i}");
             let started = Instant::now();

@@ -42,8 +42,8 @@ pub(super) fn infer(root: &Path, files: &[PathBuf], findings: &[Finding]) -> Vec
     for dir in &dirs {
         let rel = relative(root, dir);
         let mut found: Vec<(&'static str, String)> = Vec::new();
-        node(dir, &mut found);
-        python(dir, &mut found);
+        node(dir, root, &mut found);
+        python(dir, root, &mut found);
         go(dir, &mut found);
         rust(dir, &rel, findings, &mut found);
         ruby(dir, &mut found);
@@ -63,7 +63,7 @@ fn exists(dir: &Path, rel: &str) -> bool {
     dir.join(rel).exists()
 }
 
-fn node(dir: &Path, found: &mut Vec<(&'static str, String)>) {
+fn node(dir: &Path, root: &Path, found: &mut Vec<(&'static str, String)>) {
     let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
         return;
     };
@@ -72,7 +72,7 @@ fn node(dir: &Path, found: &mut Vec<(&'static str, String)>) {
     };
     let names = super::node::dependency_names(&json);
     let has = |n: &str| names.contains(&n);
-    let run = node_runner(dir);
+    let run = node_runner(dir, root);
     if (has("prisma") || has("@prisma/client"))
         && (exists(dir, "prisma/schema.prisma") || exists(dir, "prisma/schema"))
     {
@@ -93,7 +93,8 @@ fn node(dir: &Path, found: &mut Vec<(&'static str, String)>) {
         found.push(("node-pg-migrate", format!("{run} node-pg-migrate up")));
     }
     if has("dbmate") {
-        found.push(("dbmate", format!("{run} dbmate up")));
+        // Without --no-dump-schema dbmate rewrites db/schema.sql in the checkout on every run.
+        found.push(("dbmate", format!("{run} dbmate --no-dump-schema up")));
     }
     if has("typeorm") {
         let source = [
@@ -117,25 +118,62 @@ fn node(dir: &Path, found: &mut Vec<(&'static str, String)>) {
     }
 }
 
-/// The package runner the repository uses, from its lockfile.
-fn node_runner(dir: &Path) -> &'static str {
-    if exists(dir, "pnpm-lock.yaml") {
-        "pnpm exec"
-    } else if exists(dir, "yarn.lock") {
-        "yarn"
-    } else if exists(dir, "bun.lockb") || exists(dir, "bun.lock") {
-        "bunx"
-    } else {
-        "npx"
-    }
+/// The folders from `dir` up to the repository root, nearest first: a workspace member's
+/// lockfile is usually the workspace root's.
+fn up_to_root<'a>(dir: &'a Path, root: &'a Path) -> impl Iterator<Item = &'a Path> {
+    dir.ancestors().take_while(move |d| d.starts_with(root))
 }
 
-fn python(dir: &Path, found: &mut Vec<(&'static str, String)>) {
+/// The package runner the repository uses, from the nearest lockfile up to the root.
+fn node_runner(dir: &Path, root: &Path) -> &'static str {
+    for d in up_to_root(dir, root) {
+        if exists(d, "pnpm-lock.yaml") {
+            return "pnpm exec";
+        } else if exists(d, "yarn.lock") {
+            return "yarn";
+        } else if exists(d, "bun.lockb") || exists(d, "bun.lock") {
+            return "bunx";
+        } else if exists(d, "package-lock.json") {
+            return "npx";
+        }
+    }
+    "npx"
+}
+
+/// How a Python command runs inside the project's environment: the tool that manages it (from
+/// the nearest lockfile up to the root), else the repository's own virtualenv, else as it is.
+fn python_runner(dir: &Path, root: &Path) -> (&'static str, &'static str) {
+    for d in up_to_root(dir, root) {
+        if exists(d, "uv.lock") {
+            return ("uv run ", "");
+        } else if exists(d, "poetry.lock") {
+            return ("poetry run ", "");
+        } else if exists(d, "Pipfile.lock") {
+            return ("pipenv run ", "");
+        }
+    }
+    // No lockfile committed: the project's own pyproject.toml still says who manages it.
+    for d in up_to_root(dir, root) {
+        let text = std::fs::read_to_string(d.join("pyproject.toml")).unwrap_or_default();
+        if text.contains("[tool.poetry") {
+            return ("poetry run ", "");
+        } else if text.contains("[tool.uv") {
+            return ("uv run ", "");
+        }
+    }
+    if exists(dir, ".venv/bin/python") {
+        return ("", ".venv/bin/");
+    }
+    ("", "")
+}
+
+fn python(dir: &Path, root: &Path, found: &mut Vec<(&'static str, String)>) {
+    let (run, bin) = python_runner(dir, root);
     if exists(dir, "manage.py") {
-        found.push(("django", "python manage.py migrate".into()));
+        found.push(("django", format!("{run}{bin}python manage.py migrate")));
     }
     if exists(dir, "alembic.ini") {
-        found.push(("alembic", "alembic upgrade head".into()));
+        found.push(("alembic", format!("{run}{bin}alembic upgrade head")));
     }
 }
 
@@ -249,6 +287,55 @@ pub fn choose(report: &Report) -> Result<&Migration> {
                 list.join(", ")
             ))
             .with_hint("set [migrate] command to the one to run, or point --path at one component"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod runner_tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// The workspace root's lockfile decides the runner for every member; Python tools run in
+    /// the project's own environment; dbmate never rewrites the checkout's schema.
+    #[test]
+    fn commands_run_with_the_projects_own_runner() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "pnpm-lock.yaml", "");
+        write(
+            root,
+            "apps/api/package.json",
+            r#"{"devDependencies":{"knex":"3","dbmate":"2"}}"#,
+        );
+        write(root, "services/web/uv.lock", "");
+        write(root, "services/web/manage.py", "");
+        write(root, "services/jobs/Pipfile.lock", "{}");
+        write(root, "services/jobs/alembic.ini", "");
+        let files = [
+            root.join("apps/api/package.json"),
+            root.join("services/web/manage.py"),
+            root.join("services/jobs/alembic.ini"),
+        ];
+        let commands: Vec<String> = infer(root, &files, &[])
+            .into_iter()
+            .map(|m| format!("{} in {}", m.command, m.dir))
+            .collect();
+        for expected in [
+            "pnpm exec knex migrate:latest in apps/api",
+            "pnpm exec dbmate --no-dump-schema up in apps/api",
+            "uv run python manage.py migrate in services/web",
+            "pipenv run alembic upgrade head in services/jobs",
+        ] {
+            assert!(
+                commands.contains(&expected.to_string()),
+                "{expected}: {commands:?}"
+            );
         }
     }
 }
