@@ -307,12 +307,18 @@ fn herd_figures(bench: &Bench, rows: &mut Vec<Row>, series: &mut Vec<Series>) {
                 .map(|_| {
                     bench
                         .deploydb(&["ensure", "--timeline", &timeline])
+                        .stderr(Stdio::piped())
                         .spawn()
                         .unwrap()
                 })
                 .collect();
-            for mut child in children {
-                assert!(child.wait().unwrap().success());
+            for child in children {
+                let output = child.wait_with_output().unwrap();
+                assert!(
+                    output.status.success(),
+                    "a racing ensure failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
             }
             started.elapsed()
         };

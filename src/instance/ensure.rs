@@ -244,6 +244,17 @@ impl Session {
         let Some(existing) = &state.database else {
             return Ok(None);
         };
+        // No record yet may be a racing run's creation in progress (the database is made, then
+        // recorded in a second transaction): decide that under the timeline's lock, where the
+        // creator has finished, not from this unlocked read.
+        if existing
+            .comment
+            .as_deref()
+            .and_then(Ownership::parse)
+            .is_none()
+        {
+            return Ok(None);
+        }
         check_owner(existing.comment.as_deref(), name, target)?;
         let record = existing.comment.as_deref().and_then(Ownership::parse);
         if record
