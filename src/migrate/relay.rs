@@ -15,6 +15,7 @@ const MASK: &[u8] = b"****";
 pub struct Redactor {
     finder: Option<AhoCorasick>,
     secrets: Vec<Vec<u8>>,
+    longest: usize,
 }
 
 impl Redactor {
@@ -32,7 +33,12 @@ impl Redactor {
                 .build(&secrets)
                 .expect("a handful of short literal patterns always builds")
         });
-        Redactor { finder, secrets }
+        let longest = secrets.iter().map(Vec::len).max().unwrap_or(0);
+        Redactor {
+            finder,
+            secrets,
+            longest,
+        }
     }
 
     /// `text` with every secret masked; borrowed when there is nothing to mask.
@@ -61,23 +67,29 @@ impl Redactor {
         let Some(finder) = &self.finder else {
             return 0;
         };
+        let Some(&last) = text.last() else {
+            return 0;
+        };
         let mut prefix = 0;
         for secret in &self.secrets {
             let longest = (secret.len() - 1).min(text.len());
+            // The byte compare first: a full comparison only where the last byte fits.
             if let Some(k) = (prefix + 1..=longest)
                 .rev()
-                .find(|&k| text.ends_with(&secret[..k]))
+                .find(|&k| secret[k - 1] == last && text.ends_with(&secret[..k]))
             {
                 prefix = k;
             }
         }
         let mut cut = text.len() - prefix;
-        // A complete secret that reaches over the cut is written whole, masked, now.
+        // A complete secret that reaches over the cut is written whole, masked, now. Only the
+        // end of the text can hold one: it starts less than the longest secret before the cut.
+        let window = cut.saturating_sub(self.longest);
         if let Some(m) = finder
-            .find_iter(text)
-            .find(|m| m.start() < cut && m.end() > cut)
+            .find_iter(&text[window..])
+            .find(|m| window + m.start() < cut && window + m.end() > cut)
         {
-            cut = m.end();
+            cut = window + m.end();
         }
         text.len() - cut
     }

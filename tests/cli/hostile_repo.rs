@@ -44,17 +44,18 @@ command = "env > {0}/env.txt; cat /proc/$PPID/environ > {0}/proc.txt 2> {0}/proc
     ];
     let mut command = deploydb(repo.path(), &["run"], &env);
     // As root the test drops to `nobody`, so /proc permissions mean what they mean in a job.
+    // A copy of the binary in a folder `nobody` can enter: the checkout may be under one it
+    // cannot (a home folder).
+    let bin = tempfile::tempdir().unwrap();
+    fs::set_permissions(bin.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = bin.path().join("deploydb");
+    fs::copy(env!("CARGO_BIN_EXE_deploydb"), &exe).unwrap();
     if unsafe { libc::geteuid() } == 0 {
-        let exe = env!("CARGO_BIN_EXE_deploydb");
         let mut dropped = std::process::Command::new("setpriv");
         dropped
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                exe,
-                "run",
-            ])
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&exe)
+            .arg("run")
             .current_dir(repo.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
