@@ -176,11 +176,7 @@ impl Config {
             .or_else(|| env.get("DEPLOYDB_PRODUCTION_BRANCH").map(str::to_string));
         let file_production_branch = fc.production_branch;
 
-        let url_env = env
-            .get("DEPLOYDB_URL_ENV")
-            .map(str::to_string)
-            .or(fc.instance.url_env)
-            .unwrap_or_else(|| DEFAULT_URL_ENV.to_string());
+        let url_env = url_env(env, fc.instance.url_env)?;
 
         let connect_timeout = duration_setting(
             env,
@@ -322,6 +318,27 @@ impl Error {
     fn in_context(mut self, context: &str) -> Self {
         self.message = format!("{context}: {}", self.message);
         self
+    }
+}
+
+/// The name of the variable that holds the admin URL. In CI that is the pipeline's word
+/// (`DEPLOYDB_URL_ENV`, else `DEPLOYDB_ADMIN_URL`): a branch can edit `deploydb.toml`, and a
+/// `url_env` there could point deploydb at another credential the job holds (another server's
+/// admin URL) or leave the real one behind for the migration. Outside CI the file's value is
+/// used; in CI only when it names the variable the pipeline would use anyway.
+fn url_env(env: &Env, file: Option<String>) -> Result<String> {
+    if let Some(pipeline) = env.get("DEPLOYDB_URL_ENV") {
+        return Ok(pipeline.to_string());
+    }
+    match file {
+        Some(file) if env.in_ci() && file != DEFAULT_URL_ENV => Err(Error::usage(format!(
+            "deploydb.toml sets [instance] url_env = \"{file}\", but in CI the pipeline names the admin URL's variable, not the repository"
+        ))
+        .with_hint(format!(
+            "set DEPLOYDB_URL_ENV={file} in the pipeline (or pass the secret as {DEFAULT_URL_ENV}) and remove url_env from deploydb.toml"
+        ))),
+        Some(file) => Ok(file),
+        None => Ok(DEFAULT_URL_ENV.to_string()),
     }
 }
 

@@ -32,6 +32,15 @@ impl Env {
         matches!(self.get(name), Some("true" | "1" | "yes"))
     }
 
+    /// Whether this is a CI job: there the pipeline, not the repository, decides where the
+    /// admin credential comes from, and a missing one is an error rather than a reason to use a
+    /// local server.
+    pub fn in_ci(&self) -> bool {
+        ["CI", "GITHUB_ACTIONS", "GITLAB_CI"]
+            .iter()
+            .any(|name| self.is_true(name))
+    }
+
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.0.insert(name.into(), value.into());
     }

@@ -75,15 +75,41 @@ impl Secret {
             URL_SAFE.encode(value),
             URL_SAFE_NO_PAD.encode(value),
             value.bytes().map(|b| format!("{b:02x}")).collect(),
+            value.bytes().map(|b| format!("{b:02X}")).collect(),
             serde_json::to_string(value)
                 .map(|q| q[1..q.len() - 1].to_string())
                 .unwrap_or_default(),
+            // Inside single quotes, as POSIX shells (`'\''`) and Python's shlex.quote
+            // (`'"'"'`) write a quote; inside double quotes; and backslash-escaped as bash's
+            // `printf %q` writes a word.
+            value.replace('\'', r"'\''"),
+            value.replace('\'', r#"'"'"'"#),
+            escape_with_backslash(value, |_, c| matches!(c, '"' | '$' | '`' | '\\')),
+            escape_with_backslash(value, |i, c| {
+                SHELL_SPECIAL.contains(c) || (i == 0 && matches!(c, '#' | '~'))
+            }),
         ];
         forms.retain(|f| !f.is_empty());
         forms.sort();
         forms.dedup();
         forms
     }
+}
+
+/// What bash's `printf %q` puts a backslash before (its `bstab` table); `#` and `~` only at the
+/// start of the word.
+const SHELL_SPECIAL: &str = "\t\n !\"$&'()*,;<>?[\\]^`{|}";
+
+/// `value` with a backslash before each character `special(index, char)` picks.
+fn escape_with_backslash(value: &str, special: impl Fn(usize, char) -> bool) -> String {
+    let mut out = String::with_capacity(value.len() * 2);
+    for (i, c) in value.char_indices() {
+        if special(i, c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `%2F` → `%2f`: some encoders write lower-case hex digits.
@@ -119,9 +145,28 @@ mod tests {
             "YS9iIGMlZA==",
             "YS9iIGMlZA",
             "612f622063256",
+            "612F622063256",
         ] {
             assert!(
                 forms.iter().any(|f| f.starts_with(expected)),
+                "{expected} missing from {forms:?}"
+            );
+        }
+    }
+
+    /// The forms shells and their quoting helpers write, as bash's `printf %q`, POSIX single
+    /// quotes, Python's `shlex.quote` and double quotes give them.
+    #[test]
+    fn shell_escapes_are_listed() {
+        let forms = Secret::new("#it's $5 a~b").encodings();
+        for expected in [
+            r"\#it\'s\ \$5\ a~b",
+            r"#it'\''s $5 a~b",
+            r#"#it'"'"'s $5 a~b"#,
+            r"#it's \$5 a~b",
+        ] {
+            assert!(
+                forms.iter().any(|f| f == expected),
                 "{expected} missing from {forms:?}"
             );
         }

@@ -105,18 +105,13 @@ impl Exports {
             bundle.push('\n');
         }
         bundle.push_str(&read(&ours)?);
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(bundle.as_bytes());
-        let name: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-        let dir = std::path::PathBuf::from(
-            env.get("RUNNER_TEMP")
-                .or(env.get("TMPDIR"))
-                .unwrap_or("/tmp"),
-        );
-        let path = dir.join(format!("deploydb-node-ca-{name}.pem"));
-        std::fs::write(&path, bundle).map_err(|e| {
-            crate::error::Error::io(crate::error::Kind::Export, "write the CA bundle", &path, e)
-        })?;
+        let path = crate::instance::write_for_later_steps(
+            env,
+            "node-ca.pem",
+            &bundle,
+            crate::error::Kind::Export,
+            "write the CA bundle for NODE_EXTRA_CA_CERTS in",
+        )?;
         *value = Value::Plain(path.display().to_string());
         Ok(())
     }

@@ -22,20 +22,25 @@ use conninfo::ConnInfo;
 use role::Isolation;
 
 /// Whether the migration command must not inherit `name=value`: it would give the command the
-/// admin's power. By name — the admin URL's variables, wherever `deploydb.toml` says the URL
-/// comes from (the repository writes that file, so it cannot be trusted to name the only one),
-/// and the role key — and by value: any variable that carries the admin password, raw or
-/// percent-encoded, whatever it is called.
+/// admin's power, or tell it about the admin's set-up. By name — the admin URL's variables,
+/// wherever the configuration says the URL comes from, the role key and the admin's CA — and
+/// by value: any variable that carries the admin password in any of the encodings masked in
+/// logs (raw, percent-encoded, base64, …), whatever it is called.
 pub fn is_admin_only(config: &Config, admin: &ConnInfo, name: &str, value: &str) -> bool {
-    const ALWAYS: &[&str] = &[DEFAULT_URL_ENV, "DEPLOYDB_URL_ENV", "DEPLOYDB_ROLE_SECRET"];
+    const ALWAYS: &[&str] = &[
+        DEFAULT_URL_ENV,
+        "DEPLOYDB_URL_ENV",
+        "DEPLOYDB_ROLE_SECRET",
+        "DEPLOYDB_CA_CERT",
+    ];
     if name == config.url_env || ALWAYS.contains(&name) {
         return true;
     }
-    let Some(password) = admin.password.as_ref().map(|p| p.expose()) else {
+    let Some(password) = admin.password.as_ref().filter(|p| !p.is_empty()) else {
         return false;
     };
-    !password.is_empty()
-        && (value.contains(password) || value.contains(&conninfo::encode_component(password)))
+    value.contains(&conninfo::encode_component(password.expose()))
+        || password.encodings().iter().any(|form| value.contains(form))
 }
 
 const DEFAULT_URL_ENV: &str = "DEPLOYDB_ADMIN_URL";
@@ -69,10 +74,7 @@ pub fn admin(config: &Config, env: &Env) -> Result<ConnInfo> {
 /// throwaway local server instead would report success for a deploy that never happened. The
 /// local cluster in CI is used only when the pipeline asks for it (`DEPLOYDB_LOCAL=true`).
 fn refuse_silent_local(config: &Config, env: &Env) -> Result<()> {
-    let in_ci = ["CI", "GITHUB_ACTIONS", "GITLAB_CI"]
-        .iter()
-        .any(|name| env.is_true(name));
-    if !in_ci || env.is_true("DEPLOYDB_LOCAL") {
+    if !env.in_ci() || env.is_true("DEPLOYDB_LOCAL") {
         return Ok(());
     }
     Err(Error::usage(format!(
@@ -86,33 +88,47 @@ fn refuse_silent_local(config: &Config, env: &Env) -> Result<()> {
 }
 
 /// CI secrets hold the CA as text, but libpq clients want a file: write it where later steps
-/// of the job can read it (`$RUNNER_TEMP` on GitHub, else the temp folder), in a new private
-/// folder of its own — a fixed, predictable path could be planted in advance as a link.
+/// of the job can read it.
 fn write_ca(pem: &str, env: &Env) -> Result<PathBuf> {
+    write_for_later_steps(
+        env,
+        "ca.pem",
+        pem,
+        crate::error::Kind::Usage,
+        "write DEPLOYDB_CA_CERT to",
+    )
+}
+
+/// Writes `text` to a file named `name` that later steps of the job can read: under
+/// `$RUNNER_TEMP` on GitHub, else the temp folder, in a new private folder of its own, the
+/// file created new. A fixed or predictable path (even one named after the content's hash)
+/// could be planted in advance as a link, by an earlier job on a shared runner or another user.
+pub(crate) fn write_for_later_steps(
+    env: &Env,
+    name: &str,
+    text: &str,
+    kind: crate::error::Kind,
+    what: &str,
+) -> Result<PathBuf> {
     let parent = PathBuf::from(
         env.get("RUNNER_TEMP")
             .or(env.get("TMPDIR"))
             .unwrap_or("/tmp"),
     );
-    let fail = |e: std::io::Error| {
-        Error::io(
-            crate::error::Kind::Usage,
-            "write DEPLOYDB_CA_CERT to",
-            &parent,
-            e,
-        )
-    };
+    let fail = |e: std::io::Error| Error::io(kind, what, &parent, e);
+    // tempfile makes folders with the default mode (0755 under the usual umask): ask for 0700.
     let dir = tempfile::Builder::new()
-        .prefix("deploydb-ca-")
+        .prefix("deploydb-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir_in(&parent)
         .map_err(fail)?
         .keep();
-    let path = dir.join("ca.pem");
+    let path = dir.join(name);
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, pem.as_bytes()))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
         .map_err(fail)?;
     Ok(path)
 }
@@ -140,4 +156,32 @@ pub fn credentials(
         info.password = Some(role::derive_password(&key, database));
     }
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Each file gets a new folder only its owner can enter, so nothing planted in the temp
+    /// folder beforehand (a link at a name computed from the content) is written through.
+    #[test]
+    fn files_for_later_steps_go_into_new_private_folders() {
+        let temp = tempfile::tempdir().unwrap();
+        let env: Env = [("RUNNER_TEMP", temp.path().to_str().unwrap())]
+            .into_iter()
+            .collect();
+        let write = || {
+            write_for_later_steps(&env, "ca.pem", "PEM", crate::error::Kind::Usage, "write")
+                .unwrap()
+        };
+        let (first, second) = (write(), write());
+        assert_ne!(first.parent(), second.parent());
+        for path in [&first, &second] {
+            assert_eq!(std::fs::read_to_string(path).unwrap(), "PEM");
+            let dir = std::fs::symlink_metadata(path.parent().unwrap()).unwrap();
+            assert!(dir.is_dir());
+            assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+        }
+    }
 }

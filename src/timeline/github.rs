@@ -36,10 +36,11 @@ struct Deployment {
     environment: Option<String>,
 }
 
-/// Events that run for a pull request: they resolve to its preview.
+/// Events that run for a pull request: they resolve to its preview. Not `pull_request_target`:
+/// it runs a fork's pull request with the base repository's secrets (the admin URL among
+/// them), so a workflow that deploys from it names the timeline itself, knowingly.
 const PULL_REQUEST_EVENTS: &[&str] = &[
     "pull_request",
-    "pull_request_target",
     "pull_request_review",
     "pull_request_review_comment",
 ];

@@ -371,11 +371,12 @@ mod tests {
             ("", &with_default, "main", Err(E::Timeline)),
             // A schedule's payload names no default branch: `main` is not guessed to be it.
             ("schedule", &schedule, "main", Err(E::Timeline)),
+            // Runs a fork's code with the base repository's secrets: never implicit.
             (
                 "pull_request_target",
                 &with_default,
                 "main",
-                Ok(Kind::Preview),
+                Err(E::Timeline),
             ),
         ] {
             assert_eq!(

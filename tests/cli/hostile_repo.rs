@@ -107,6 +107,73 @@ fn the_repository_cannot_make_a_branch_production() {
     );
 }
 
+/// In CI the repository cannot choose which credential deploydb uses: a `url_env` in
+/// deploydb.toml aimed at another secret the job holds (another server's admin URL, say) is
+/// refused before anything connects; the pipeline may name it with `DEPLOYDB_URL_ENV`.
+#[test]
+fn the_repository_cannot_choose_the_admin_credential() {
+    let server = Server::start();
+    let repo = Repo::new("feature/pick");
+    repo.write(
+        "deploydb.toml",
+        "app = \"shop\"\n[instance]\nurl_env = \"OTHER_SERVER_URL\"\n",
+    );
+    let url = server.admin_url();
+    let ci = [
+        ("GITLAB_CI", "true"),
+        ("CI_PIPELINE_SOURCE", "push"),
+        ("CI_COMMIT_BRANCH", "feature/pick"),
+        ("CI_DEFAULT_BRANCH", "main"),
+        ("DEPLOYDB_ADMIN_URL", url.as_str()),
+        ("OTHER_SERVER_URL", url.as_str()),
+    ];
+    let refused = run(deploydb(repo.path(), &["run", "--", "true"], &ci)).expect_code(2);
+    assert!(refused.stderr().contains("url_env"), "{refused}");
+    assert!(refused.stderr().contains("DEPLOYDB_URL_ENV"), "{refused}");
+    assert_no_password(&refused);
+    assert_eq!(
+        server.databases(),
+        Vec::<String>::new(),
+        "nothing was created"
+    );
+    let pipeline = [("DEPLOYDB_URL_ENV", "OTHER_SERVER_URL".to_string())];
+    let chosen = with(&pipeline, &ci);
+    let ok = run(deploydb(repo.path(), &["run", "--", "true"], &chosen)).expect_code(0);
+    assert_no_password(&ok);
+    assert_eq!(server.databases(), ["shop--feature-pick"]);
+}
+
+/// `pull_request_target` runs a fork's pull request with this repository's secrets: it gets
+/// no database unless the workflow names the timeline itself.
+#[test]
+fn a_fork_pull_request_with_our_secrets_names_its_timeline() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let event = repo.path().join("event.json");
+    fs::write(
+        &event,
+        r#"{"number":7,"pull_request":{"number":7},"repository":{"default_branch":"main"}}"#,
+    )
+    .unwrap();
+    let admin = admin_env(&server);
+    let ci = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "pull_request_target"),
+        ("GITHUB_REF_NAME", "main"),
+        ("GITHUB_REF_TYPE", "branch"),
+        ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+    ];
+    let run = run(deploydb(
+        repo.path(),
+        &["run", "--", "true"],
+        &with(&admin, &ci),
+    ))
+    .expect_code(3);
+    assert!(run.stderr().contains("pull_request_target"), "{run}");
+    assert!(run.stderr().contains("--timeline"), "{run}");
+    assert_eq!(server.databases(), Vec::<String>::new());
+}
+
 /// Events that run on the default branch without deploying it never reach production.
 #[test]
 fn a_comment_on_the_default_branch_is_not_a_production_deploy() {
@@ -222,19 +289,21 @@ fn env_registers_masks_before_printing_credentials() {
 }
 
 /// A migration prints the credential it was given in the encodings its own libraries use —
-/// Python's `quote` (which leaves `/` alone), `quote_plus`, base64, lower-case hex escapes —
-/// and none of them reaches the log.
+/// Python's `quote` (which leaves `/` alone), `quote_plus`, base64, JSON, `shlex.quote`, bash's
+/// `printf %q` — and none of them reaches the log.
 #[test]
 fn every_common_encoding_of_a_password_is_masked() {
     let server = Server::start();
     let repo = Repo::new("feature/encodings");
     repo.write("deploydb.toml", "app = \"shop\"\nisolation = \"shared\"\n");
-    let script = r#"import os, urllib.parse, base64, json
+    let script = r#"import os, urllib.parse, base64, json, shlex, subprocess
 p = os.environ["PGPASSWORD"]
 print("quote", urllib.parse.quote(p))
 print("quote_plus", urllib.parse.quote_plus(p))
 print("b64", base64.b64encode(p.encode()).decode())
 print("json", json.dumps(p))
+print("shlex", shlex.quote(p), flush=True)
+subprocess.run(["bash", "-c", 'printf "printf %s\\n" "$(printf %q "$PGPASSWORD")"'])
 "#;
     repo.write("leak.py", script);
     let admin = admin_env(&server);
@@ -246,7 +315,7 @@ print("json", json.dumps(p))
     .expect_code(0);
     assert_no_password(&run);
     let stdout = run.stdout();
-    for label in ["quote", "quote_plus", "b64", "json"] {
+    for label in ["quote", "quote_plus", "b64", "json", "shlex", "printf"] {
         let line = stdout
             .lines()
             .find(|l| l.starts_with(&format!("{label} ")))

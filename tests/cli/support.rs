@@ -263,8 +263,10 @@ pub fn assert_no_password(run: &Run) {
     assert_absent(run, PASSWORD);
 }
 
-/// Fails if `secret` appears in the output raw, percent-encoded (wholly or as URL userinfo),
-/// base64-encoded (standard or URL-safe) or hex-encoded.
+/// Fails if `secret` appears in the output raw, percent-encoded (wholly, as URL userinfo, with
+/// lower-case hex, as Python's `quote` and `quote_plus` write it), base64-encoded (standard or
+/// URL-safe), hex-encoded (either case), JSON-escaped or shell-quoted (`'\''`, `'"'"'`, double
+/// quotes, `printf %q`).
 pub fn assert_absent(run: &Run, secret: &str) {
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -281,13 +283,71 @@ pub fn assert_absent(run: &Run, secret: &str) {
         ("URL userinfo", userinfo),
         ("base64", STANDARD.encode(secret)),
         ("base64url", URL_SAFE_NO_PAD.encode(secret)),
+        ("HEX", hex.to_ascii_uppercase()),
         ("hex", hex),
+        (
+            "lower-case percent-encoded",
+            lower_hex_escapes(&encode(secret)),
+        ),
+        ("Python quote", python_quote(secret, false)),
+        ("Python quote_plus", python_quote(secret, true)),
+        (
+            "JSON",
+            serde_json::to_string(secret)
+                .unwrap()
+                .trim_matches('"')
+                .to_string(),
+        ),
+        ("single-quoted", secret.replace('\'', r"'\''")),
+        ("shlex.quote", secret.replace('\'', r#"'"'"'"#)),
+        ("double-quoted", backslashed(secret, "\"$`\\")),
+        (
+            "printf %q",
+            backslashed(secret, "\t\n !\"$&'()*,;<>?[\\]^`{|}"),
+        ),
     ] {
         assert!(
             !text.contains(&needle),
             "the {form} secret appears in the output\n{run}"
         );
     }
+}
+
+/// Python's `urllib.parse.quote` (which leaves `/` alone) or `quote_plus` (space as `+`, `/`
+/// encoded).
+fn python_quote(text: &str, plus: bool) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const SAFE: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    if plus {
+        utf8_percent_encode(text, SAFE)
+            .to_string()
+            .replace("%20", "+")
+    } else {
+        const SAFE_SLASH: &AsciiSet = &SAFE.remove(b'/');
+        utf8_percent_encode(text, SAFE_SLASH).to_string()
+    }
+}
+
+fn lower_hex_escapes(encoded: &str) -> String {
+    let mut out = String::new();
+    let mut rest = encoded;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let escape = rest.get(at..at + 3).unwrap_or(&rest[at..]);
+        out.push_str(&escape.to_ascii_lowercase());
+        rest = &rest[at + escape.len()..];
+    }
+    out + rest
+}
+
+fn backslashed(text: &str, special: &str) -> String {
+    text.chars()
+        .flat_map(|c| special.contains(c).then_some('\\').into_iter().chain([c]))
+        .collect()
 }
 
 pub fn fixtures() -> PathBuf {
