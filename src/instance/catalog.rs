@@ -138,7 +138,10 @@ impl Session {
         let dropped = self.drop_database(&ident, database).await;
         dropped.map_err(|e| {
             let error = fail("drop database", &e);
-            if describe(&e).contains("being accessed by other users") {
+            let text = describe(&e);
+            if text.contains("terminate") {
+                error.with_hint("a session in it belongs to a role the admin may not end (a pooler's auth_user that is a superuser, say): let the pooler look passwords up as the admin, grant the admin pg_signal_backend, or drop through a superuser or direct URL")
+            } else if text.contains("being accessed by other users") {
                 error.with_hint("its sessions could not all be ended (a pooler may hold them, or they belong to another role); stop them, or drop through a direct URL")
             } else {
                 error

@@ -352,8 +352,16 @@ impl Session {
                 ensured.warning = warning;
             }
         }
-        if ensured.created {
-            wait_until_connectable(target.credentials, self.timeout).await?;
+        if ensured.created
+            && let Err(e) = self.wait_until_connectable(target.credentials).await
+        {
+            // A database nobody can reach through this URL (a pooler without a route to it)
+            // is not a timeline: undo it, so fixing the pooler and running again starts clean.
+            self.drop_database_quietly(name).await;
+            if role_created {
+                self.drop_role_quietly(name).await;
+            }
+            return Err(e);
         }
         Ok(ensured)
     }
@@ -485,6 +493,39 @@ impl Session {
         Ok((true, warning))
     }
 
+    /// A freshly created database can refuse connections for a moment on some managed
+    /// services; the next pipeline step should never be the first to find out. When the new
+    /// role cannot get in, the admin tries the same database through the same URL: if it cannot
+    /// either, while it reached `postgres` there, what is in between (a pooler without a `* =`
+    /// entry) does not route new databases. PgBouncer hides that behind an authentication
+    /// failure, so the error text alone cannot tell.
+    async fn wait_until_connectable(&self, info: &ConnInfo) -> Result<()> {
+        let client = match connect(info, self.timeout).await {
+            Ok(client) => client,
+            Err(e) => {
+                let mut probe = self.admin.clone();
+                probe.dbname = info.dbname.clone();
+                if info.dbname != self.admin.dbname && connect(&probe, self.timeout).await.is_err()
+                {
+                    return Err(Error::server(format!(
+                        "{}:{} does not route to the new database {} (a pooler without an entry for it?); it was dropped again",
+                        info.host, info.port, info.dbname
+                    ))
+                    .with_hint("add a `* =` fallback entry to the pooler's [databases] section, or point the admin URL at the server itself"));
+                }
+                return Err(e);
+            }
+        };
+        client.simple_query("SELECT 1").await.map_err(|e| {
+            Error::server(format!(
+                "database {} does not answer SELECT 1: {}",
+                info.dbname,
+                describe(&e)
+            ))
+        })?;
+        Ok(())
+    }
+
     /// Undoes a database this run created, as its owner; used only on the way out of a failure.
     async fn drop_database_quietly(&self, name: &str) {
         let ident = quote_ident(name);
@@ -597,31 +638,6 @@ fn check_owner(comment: Option<&str>, name: &str, target: &Target<'_>) -> Result
         ))
         .with_hint("check `app` in deploydb.toml; deploydb will not touch another timeline's database"));
     }
-    Ok(())
-}
-
-/// A freshly created database can refuse connections for a moment on some managed services;
-/// the next pipeline step should never be the first to find out. A pooler that does not route
-/// the new database (PgBouncer without a `* =` fallback) is named as such.
-async fn wait_until_connectable(info: &ConnInfo, timeout: Duration) -> Result<()> {
-    let client = match connect(info, timeout).await {
-        Ok(client) => client,
-        Err(e) if e.message.contains("no such database") => {
-            return Err(Error::server(format!(
-                "database {} was created, but the pooler at {}:{} does not route to it",
-                info.dbname, info.host, info.port
-            ))
-            .with_hint("add a `* =` fallback entry to the pooler's [databases] section, or point the admin URL at the server itself"));
-        }
-        Err(e) => return Err(e),
-    };
-    client.simple_query("SELECT 1").await.map_err(|e| {
-        Error::server(format!(
-            "database {} does not answer SELECT 1: {}",
-            info.dbname,
-            describe(&e)
-        ))
-    })?;
     Ok(())
 }
 

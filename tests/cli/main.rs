@@ -7,6 +7,7 @@ mod hostile_repo;
 mod hostile_role;
 mod lifecycle;
 mod output;
+mod pgbouncer;
 mod pipeline;
 mod pipelines;
 mod security;

@@ -20,7 +20,7 @@ fn repo(app: &str, isolation: &str) -> Repo {
 }
 
 /// check, ensure twice, run, list, drop with an open session, prune: all as a user would.
-fn lifecycle(server: &Server, admin_url: &str, app: &str, isolation: &str) {
+pub(crate) fn lifecycle(server: &Server, admin_url: &str, app: &str, isolation: &str) {
     let repo = repo(app, isolation);
     let env = [("DEPLOYDB_ADMIN_URL", admin_url)];
     let db = format!("{app}--feature-x");
