@@ -83,3 +83,41 @@ pub fn human(d: Duration) -> String {
         format!("{:.1}s", d.as_secs_f64())
     }
 }
+
+/// Text from the server's catalog (a database's comment, which its owner can rewrite) or from a
+/// branch name, made inert for a log: control characters (newlines that would start a
+/// `::error::` workflow command at the beginning of a line, terminal escape sequences) and
+/// bidirectional overrides are shown escaped, and a leading `::` is broken up.
+pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    let hostile =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(hostile) && !text.starts_with("::") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    if text.starts_with("::") {
+        out.push('\\');
+    }
+    for c in text.chars() {
+        if hostile(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn catalog_text_is_made_inert() {
+        assert_eq!(inert("feature/x"), "feature/x");
+        assert_eq!(inert("x\n::error::owned"), "x\\u{a}::error::owned");
+        assert_eq!(inert("\x1b[2Jx"), "\\u{1b}[2Jx");
+        assert_eq!(inert("::warning::x"), "\\::warning::x");
+        assert_eq!(inert("a\u{202e}b"), "a\\u{202e}b");
+    }
+}

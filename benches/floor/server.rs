@@ -22,10 +22,17 @@ pub struct Bench {
 }
 
 impl Bench {
+    /// A server on tmpfs when there is one, which takes disk noise out of the figures.
     pub fn start(runs: usize) -> Bench {
         let shm = Path::new("/dev/shm");
+        Bench::start_in(runs, shm.is_dir().then(|| shm.to_path_buf()))
+    }
+
+    /// A server in `parent` (the system's temp folder when `None`): thousands of databases
+    /// (~7.5 MB each) do not fit in memory.
+    pub fn start_in(runs: usize, parent: Option<PathBuf>) -> Bench {
         let options = ThrowawayOptions {
-            parent: shm.is_dir().then(|| shm.to_path_buf()),
+            parent,
             ..Default::default()
         };
         let cluster = Throwaway::start_with("bench_super", &Secret::new(SUPER_PASSWORD), options)
@@ -48,6 +55,10 @@ impl Bench {
             "CREATE ROLE bench_admin LOGIN CREATEDB CREATEROLE PASSWORD '{PASSWORD}'"
         ));
         bench
+    }
+
+    pub fn super_password(&self) -> &'static str {
+        SUPER_PASSWORD
     }
 
     pub fn port(&self) -> u16 {

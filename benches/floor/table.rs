@@ -12,6 +12,8 @@ pub enum Target {
     Ratio(f64),
     /// Peak RSS at most this many MiB.
     MiB(f64),
+    /// deploydb's median at most this many milliseconds, whatever the floor.
+    Ms(f64),
 }
 
 pub struct Row {
@@ -36,6 +38,16 @@ impl Row {
         }
     }
 
+    /// A figure with an absolute target; the floor is shown for scale.
+    pub fn within(figure: &str, floor_name: &str, (ours, floor): (Stat, Stat), ms: f64) -> Row {
+        Row {
+            figure: figure.into(),
+            floor_name: floor_name.into(),
+            kind: RowKind::Timed { ours, floor },
+            target: Target::Ms(ms),
+        }
+    }
+
     pub fn rss(figure: &str, kib: i64, mib: f64) -> Row {
         Row {
             figure: figure.into(),
@@ -49,6 +61,7 @@ impl Row {
         match (&self.kind, &self.target) {
             (RowKind::Timed { ours, floor }, Target::Ratio(r)) => ours.ms() / floor.ms() <= *r,
             (RowKind::Rss { kib }, Target::MiB(m)) => (*kib as f64 / 1024.0) <= *m,
+            (RowKind::Timed { ours, .. }, Target::Ms(limit)) => ours.ms() <= *limit,
             _ => false,
         }
     }
@@ -78,6 +91,15 @@ pub fn render(rows: &[Row], series: &[Series], context: &str) -> String {
             (RowKind::Timed { ours, floor }, Target::Ratio(r)) => writeln!(
                 out,
                 "| {} | {} | {} | {} | {:.2} | ≤ {r:.2} | {met} |",
+                row.figure,
+                ours.render(),
+                row.floor_name,
+                floor.render(),
+                ours.ms() / floor.ms()
+            ),
+            (RowKind::Timed { ours, floor }, Target::Ms(limit)) => writeln!(
+                out,
+                "| {} | {} | {} | {} | {:.2} | ≤ {limit} ms | {met} |",
                 row.figure,
                 ours.render(),
                 row.floor_name,
@@ -117,15 +139,15 @@ pub fn render(rows: &[Row], series: &[Series], context: &str) -> String {
     out
 }
 
-const BEGIN: &str = "<!-- floor:begin (written by `cargo bench --bench floor`) -->";
-const END: &str = "<!-- floor:end -->";
-
-/// Replaces what stands between the markers in `path` (appending them if missing).
-pub fn write_into(path: &Path, text: &str) {
+/// Replaces what stands between bench `name`'s markers in `path` (appending them if missing),
+/// so each bench rewrites only its own block.
+pub fn write_into(path: &Path, name: &str, text: &str) {
+    let begin = format!("<!-- {name}:begin (written by `cargo bench --bench {name}`) -->");
+    let end = format!("<!-- {name}:end -->");
     let old = std::fs::read_to_string(path).unwrap_or_default();
-    let block = format!("{BEGIN}\n{text}{END}");
-    let new = match (old.find(BEGIN), old.find(END)) {
-        (Some(b), Some(e)) if b < e => format!("{}{block}{}", &old[..b], &old[e + END.len()..]),
+    let block = format!("{begin}\n{text}{end}");
+    let new = match (old.find(&begin), old.find(&end)) {
+        (Some(b), Some(e)) if b < e => format!("{}{block}{}", &old[..b], &old[e + end.len()..]),
         _ => format!("{old}\n{block}\n"),
     };
     std::fs::write(path, new).expect("write BENCHMARKS.md");

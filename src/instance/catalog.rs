@@ -8,6 +8,7 @@ use super::connect::describe;
 use super::ensure::{Session, quote_ident};
 use super::ownership::Ownership;
 use crate::error::{Error, Result};
+use crate::timeline::{Kind, naming};
 use tokio_postgres::types::Type;
 
 /// A database deploydb manages, as the catalog describes it.
@@ -21,12 +22,33 @@ pub struct Managed {
     pub owner: String,
 }
 
+impl Managed {
+    /// Whether the record follows from the name (see [`Ownership::matches_name`]); an untrusted
+    /// record is shown flagged and decides nothing.
+    pub fn trusted(&self) -> bool {
+        self.record.matches_name(&self.name)
+    }
+
+    /// Whether this database is `app`'s: by a trusted record, or by a branch name of the app's
+    /// (`{app}--…`, a form no other app's names can take) whatever its record says, so a role
+    /// that relabels its database as another app's does not hide it from this app's prune.
+    pub fn of_app(&self, app: &str) -> bool {
+        (self.record.app == app && self.trusted()) || self.name.starts_with(&format!("{app}--"))
+    }
+}
+
 impl Session {
-    /// Every database carrying a deploydb ownership record, by name, without sizes. The filter
-    /// runs on the server so only deploydb's rows travel; no per-database function beyond
-    /// reading the comment is evaluated, so the cost stays small on servers with thousands of
-    /// databases.
-    pub async fn managed(&self) -> Result<Vec<Managed>> {
+    /// Every database carrying a deploydb ownership record (of `app` only, when given), by name,
+    /// without sizes. The filter runs on the server so only the rows wanted travel: for one app,
+    /// the names of its forms (`{app}-…`) or a record naming it, which [`Managed::of_app`] then
+    /// decides on. No per-database function beyond reading the comment is evaluated, so the
+    /// cost grows with the app's databases, not the server's.
+    pub async fn managed(&self, app: Option<&str>) -> Result<Vec<Managed>> {
+        // App names are `[a-z0-9]+(-[a-z0-9]+)*`: nothing in them is special to LIKE.
+        let (prefix, record) = match app {
+            Some(app) => (format!("{app}-%"), format!("%\"app\":\"{app}\"%")),
+            None => ("%".to_string(), "%".to_string()),
+        };
         let rows = self
             .client
             .query_typed(
@@ -35,8 +57,9 @@ impl Session {
                  JOIN pg_catalog.pg_shdescription c \
                    ON c.objoid = d.oid AND c.classoid = 'pg_catalog.pg_database'::pg_catalog.regclass \
                  WHERE c.description LIKE '%deploydb%' \
+                   AND (d.datname LIKE $1 OR c.description LIKE $2) \
                  ORDER BY d.datname",
-                &[],
+                &[(&prefix, Type::TEXT), (&record, Type::TEXT)],
             )
             .await
             .map_err(|e| Error::server(format!("could not list databases on {}: {}", self.admin().redacted(), describe(&e))))?;
@@ -52,6 +75,7 @@ impl Session {
                     size: None,
                 })
             })
+            .filter(|m| app.is_none_or(|app| m.of_app(app)))
             .collect())
     }
 
@@ -88,38 +112,57 @@ impl Session {
         Ok(())
     }
 
-    /// The record and owner of one database, when it carries deploydb's record.
-    async fn managed_one(&self, database: &str) -> Result<Option<Managed>> {
+    /// The record and owner of one database, when it carries deploydb's record, and whether a
+    /// role of the same name exists that deploydb made — one round trip.
+    async fn managed_one(&self, database: &str) -> Result<(Option<Managed>, bool)> {
         let rows = self
             .client
             .query_typed(
-                "SELECT pg_catalog.shobj_description(d.oid, 'pg_database'), pg_catalog.pg_get_userbyid(d.datdba) \
+                "SELECT pg_catalog.shobj_description(d.oid, 'pg_database'), pg_catalog.pg_get_userbyid(d.datdba), \
+                        pg_catalog.shobj_description(pg_catalog.to_regrole(pg_catalog.quote_ident($1))::oid, 'pg_authid') \
                  FROM pg_catalog.pg_database d WHERE d.datname = $1",
                 &[(&database, Type::TEXT)],
             )
             .await
             .map_err(|e| Error::server(format!("could not look up database {database}: {}", describe(&e))))?;
-        Ok(rows.first().and_then(|row| {
-            let comment: Option<String> = row.get(0);
-            Some(Managed {
+        let Some(row) = rows.first() else {
+            return Ok((None, false));
+        };
+        let role_is_ours = row
+            .get::<_, Option<String>>(2)
+            .and_then(|c| Ownership::parse(&c))
+            .is_some();
+        let comment: Option<String> = row.get(0);
+        let managed = comment
+            .and_then(|c| Ownership::parse(&c))
+            .map(|record| Managed {
                 name: database.to_string(),
-                record: Ownership::parse(&comment?)?,
+                record,
                 owner: row.get(1),
                 size: None,
-            })
-        }))
+            });
+        Ok((managed, role_is_ours))
     }
 
     /// Drops `database` (ending its sessions first) and, when deploydb made it, the role of the
     /// same name. The caller has checked the record; this checks it again right before dropping,
     /// so nothing changes hands in between.
     pub async fn drop_timeline(&self, database: &str, app: &str) -> Result<DropOutcome> {
-        let current = self.managed_one(database).await?;
-        let Some(current) = current.filter(|m| m.record.app == app) else {
+        let (current, role_is_ours) = self.managed_one(database).await?;
+        let Some(current) = current.filter(|m| m.of_app(app)) else {
             return Err(Error::server(format!(
                 "database {database} is not a deploydb database of app `{app}`; nothing was dropped"
             )));
         };
+        // Production and the template are protected by name too: a record can be rewritten by
+        // the database's owner, a name cannot.
+        let protected = database == naming::production(app) || database == naming::template(app);
+        if protected && !(current.trusted() && current.record.kind != Kind::Branch) {
+            return Err(Error::server(format!(
+                "database {database} has a protected name but its record does not match it; nothing was dropped"
+            ))
+            .with_hint("inspect its comment; drop it yourself if it really should go"));
+        }
         let fail = |action: &str, e: &tokio_postgres::Error| {
             Error::server(format!("could not {action} {database}: {}", describe(e)))
         };
@@ -148,19 +191,6 @@ impl Session {
             }
         })?;
 
-        let role = self
-            .client
-            .query_typed(
-                "SELECT pg_catalog.shobj_description(oid, 'pg_authid') FROM pg_catalog.pg_roles WHERE rolname = $1",
-                &[(&database, Type::TEXT)],
-            )
-            .await
-            .map_err(|e| fail("look up the role", &e))?;
-        let role_is_ours = role
-            .first()
-            .and_then(|r| r.get::<_, Option<String>>(0))
-            .and_then(|c| Ownership::parse(&c))
-            .is_some();
         if role_is_ours {
             self.client
                 .batch_execute(&format!("DROP ROLE IF EXISTS {ident}"))

@@ -104,35 +104,48 @@ impl Session {
         self.timeout
     }
 
-    /// The timeline's database name. A branch whose name is already taken by another branch
-    /// (two branch names with one slug, `Feature/A` and `feature-a`) gets the hashed form, so
-    /// two branches never share a database.
+    /// The timeline's database name. A branch tries its candidate names in order (see
+    /// [`naming::branch_candidates`]) and takes the first that is free or already its own by
+    /// the ownership record; one held by another branch of the app (`Feature/A` next to
+    /// `feature-a`, or a branch named after another's hashed form to squat it) is passed over,
+    /// so two branches never share a database. Other kinds have one name.
     pub async fn resolve(&self, app: &str, timeline: &Timeline) -> Result<Resolved> {
         let name = timeline.database(app);
         let existing = self.lookup(&name).await?;
-        // Branch names that share a slug (`Feature/A`, `feature-a`), or a branch called `pr-7`
-        // next to pull request 7: whoever came second takes the hashed form.
-        let taken_by_another = timeline.kind == Kind::Branch
-            && existing
+        if timeline.kind != Kind::Branch {
+            return Ok(Resolved {
+                database: name,
+                existing,
+            });
+        }
+        let branch = timeline.branch.as_deref().unwrap_or_default();
+        let candidates = naming::branch_candidates(app, branch);
+        let mut looked_up = Some((name, existing));
+        for candidate in &candidates {
+            let existing = match looked_up.take() {
+                Some((first, existing)) if &first == candidate => existing,
+                _ => self.lookup(candidate).await?,
+            };
+            let held_by_another_branch = existing
                 .as_ref()
                 .and_then(|e| e.comment.as_deref())
                 .and_then(Ownership::parse)
                 .is_some_and(|o| {
-                    o.app == app && !o.is_for(app, timeline) && o.kind != Kind::Production
+                    o.app == app && o.kind == Kind::Branch && !o.same_timeline(app, timeline)
                 });
-        if taken_by_another {
-            let branch = timeline.branch.as_deref().unwrap_or_default();
-            let hashed = naming::branch_hashed(app, branch);
-            let existing = self.lookup(&hashed).await?;
-            return Ok(Resolved {
-                database: hashed,
-                existing,
-            });
+            if !held_by_another_branch {
+                return Ok(Resolved {
+                    database: candidate.clone(),
+                    existing,
+                });
+            }
         }
-        Ok(Resolved {
-            database: name,
-            existing,
-        })
+        Err(Error::server(format!(
+            "every database name for branch `{}` is held by another branch of app `{app}`: {}",
+            crate::report::inert(branch),
+            candidates.join(", ")
+        ))
+        .with_hint("rename the branch; `deploydb list` shows which branches hold those names"))
     }
 
     async fn lookup(&self, name: &str) -> Result<Option<Existing>> {
@@ -628,17 +641,32 @@ fn check_owner(comment: Option<&str>, name: &str, target: &Target<'_>) -> Result
             target.app
         )));
     };
-    if owner.app != target.app || owner.kind != target.timeline.kind {
+    if !owner.matches_name(name) {
         return Err(Error::server(format!(
-            "database {name} belongs to app `{}` ({} timeline) according to its deploydb record, not to app `{}` ({} timeline)",
-            owner.app,
-            owner.kind.as_str(),
+            "database {name} carries a deploydb record that does not match its name (its owner may have rewritten it); deploydb will not use it"
+        ))
+        .with_hint("inspect the database and its comment; drop it or restore the record as the admin"));
+    }
+    if !owner.same_timeline(target.app, target.timeline) {
+        return Err(Error::server(format!(
+            "database {name} belongs to app `{}` ({}) according to its deploydb record, not to app `{}` ({})",
+            crate::report::inert(&owner.app),
+            crate::report::inert(&describe_record(&owner)),
             target.app,
-            target.timeline.kind.as_str()
+            crate::report::inert(&target.timeline.to_string()),
         ))
         .with_hint("check `app` in deploydb.toml; deploydb will not touch another timeline's database"));
     }
     Ok(())
+}
+
+/// A record's timeline as `branch:x`, `preview (#5)` or the kind.
+fn describe_record(record: &Ownership) -> String {
+    match (record.kind, &record.branch, record.pr) {
+        (Kind::Branch, Some(branch), _) => format!("branch:{branch}"),
+        (Kind::Preview, _, Some(pr)) => format!("preview (#{pr})"),
+        (kind, _, _) => kind.as_str().to_string(),
+    }
 }
 
 /// A double-quoted identifier with inner quotes doubled.

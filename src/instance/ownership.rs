@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::timeline::{Kind, Timeline};
+use crate::timeline::{Kind, Timeline, naming};
+
+/// The longest branch name a record may carry (git allows more, no real branch needs it).
+const MAX_BRANCH: usize = 1024;
 
 pub const MANAGED_BY: &str = "deploydb";
 
@@ -46,12 +49,44 @@ impl Ownership {
             .filter(|o| o.managed_by == MANAGED_BY)
     }
 
-    /// Whether this record is for the same timeline of the same app.
-    pub fn is_for(&self, app: &str, timeline: &Timeline) -> bool {
+    /// Whether this record belongs to `timeline` of `app`, the test every run applies before it
+    /// uses a database. Production and the shared preview are one per app (production's branch
+    /// may be renamed); a branch must be the same branch, a pull request the same number.
+    pub fn same_timeline(&self, app: &str, timeline: &Timeline) -> bool {
         self.app == app
             && self.kind == timeline.kind
-            && self.branch == timeline.branch
-            && self.pr == timeline.pr
+            && match self.kind {
+                Kind::Production | Kind::Template => true,
+                Kind::Preview => self.pr == timeline.pr,
+                Kind::Branch => self.branch.is_some() && self.branch == timeline.branch,
+            }
+    }
+
+    /// Whether `name` is a name this record's timeline can have. The record is the database's
+    /// comment, which its owner (a timeline role) can rewrite: a record whose name does not
+    /// follow from it (a branch database relabelled as production, as another app's, as a live
+    /// branch) is not trusted for anything.
+    pub fn matches_name(&self, name: &str) -> bool {
+        if naming::validate_app(&self.app).is_err() {
+            return false;
+        }
+        let app = self.app.as_str();
+        match (self.kind, self.pr, self.branch.as_deref()) {
+            (Kind::Production, _, _) => name == naming::production(app),
+            (Kind::Template, _, _) => name == naming::template(app),
+            (Kind::Preview, Some(pr), _) => {
+                name == naming::pr(app, pr) || name == naming::pr_legacy(app, pr)
+            }
+            (Kind::Preview, None, _) => name == naming::preview(app),
+            (Kind::Branch, _, Some(branch)) => {
+                branch.len() <= MAX_BRANCH
+                    && !branch.chars().any(char::is_control)
+                    && naming::branch_candidates(app, branch)
+                        .iter()
+                        .any(|n| n == name)
+            }
+            (Kind::Branch, _, None) => false,
+        }
     }
 
     pub fn to_json(&self) -> String {

@@ -147,11 +147,7 @@ pub async fn run(config: &Config, env: &Env, format: Format) -> Result<i32> {
     if role_ok {
         points.push(probe_roles(&session).await);
     }
-    let managed = session.managed().await?;
-    let count = managed
-        .iter()
-        .filter(|m| m.record.app == config.app)
-        .count();
+    let count = session.managed(Some(&config.app)).await?.len();
     points.push(Point::new(
         "databases",
         None,

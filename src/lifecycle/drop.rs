@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Kind as ErrorKind, Result, exit};
 use crate::instance::{self, ensure::Session, ownership::Ownership};
+use crate::report::inert;
 use crate::timeline::Kind;
 
 pub struct Options<'a> {
@@ -42,13 +43,22 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
     };
     let record = existing.comment.as_deref().and_then(Ownership::parse);
     match record {
-        Some(r) if r.app == config.app && r.kind == timeline.kind => {}
+        Some(r) if r.same_timeline(&config.app, &timeline) && r.matches_name(name) => {}
+        Some(r) if !r.matches_name(name) => {
+            return Err(Error::new(
+                ErrorKind::Server,
+                format!(
+                    "database {name} carries a deploydb record that does not match its name (its owner may have rewritten it); nothing was dropped"
+                ),
+            )
+            .with_hint("inspect it; `deploydb prune` drops such a branch database when no live branch can have its name"));
+        }
         Some(r) => {
             return Err(Error::new(
                 ErrorKind::Server,
                 format!(
                     "database {name} belongs to app `{}` ({} timeline), not this timeline; nothing was dropped",
-                    r.app,
+                    inert(&r.app),
                     r.kind.as_str()
                 ),
             ));

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Result, exit};
 use crate::instance::{self, catalog::Managed, ensure::Session};
+use crate::report::inert;
 use crate::timeline::{Kind, git};
 
 #[derive(Serialize)]
@@ -16,24 +17,23 @@ struct Row<'a> {
     managed: &'a Managed,
     /// For branches: whether `origin` still has the branch, when the checkout can tell.
     branch_exists: Option<bool>,
+    /// False when the record does not follow from the database's name: its owner may have
+    /// rewritten it, and nothing in it is to be believed.
+    record_matches_name: bool,
 }
 
 pub async fn run(config: &Config, env: &Env, all_apps: bool, format: Format) -> Result<i32> {
     let admin = instance::admin(config, env)?;
     let session = Session::open(&admin, config.connect_timeout).await?;
     let wanted = config.app.as_str();
-    let mut managed: Vec<Managed> = session
-        .managed()
-        .await?
-        .into_iter()
-        .filter(|m| all_apps || m.record.app == wanted)
-        .collect();
+    let mut managed: Vec<Managed> = session.managed((!all_apps).then_some(wanted)).await?;
     session.measure(&mut managed).await?;
     let remote = git::remote_branches(&config.root);
     let rows: Vec<Row<'_>> = managed
         .iter()
         .map(|m| Row {
             managed: m,
+            record_matches_name: m.trusted(),
             branch_exists: match (&m.record.kind, &m.record.branch, &remote) {
                 (Kind::Branch, Some(branch), Some(remote)) => Some(remote.contains(branch)),
                 _ => None,
@@ -63,18 +63,21 @@ pub async fn run(config: &Config, env: &Env, all_apps: bool, format: Format) -> 
                     (Kind::Preview, _, Some(pr)) => format!("preview #{pr}"),
                     (kind, _, _) => kind.as_str().to_string(),
                 };
-                let gone = if row.branch_exists == Some(false) {
+                let gone = if !row.record_matches_name {
+                    "  (record does not match the name: rewritten by its owner?)"
+                } else if row.branch_exists == Some(false) {
                     "  (branch gone)"
                 } else {
                     ""
                 };
+                // Everything but the size comes from a comment the database's owner can rewrite.
                 println!(
                     "{:<40} {:<12} {:<30} created {}  deployed {}  {}{gone}",
-                    m.name,
-                    m.record.app,
-                    what,
-                    m.record.created_at,
-                    m.record.last_deployed_at.as_deref().unwrap_or("-"),
+                    inert(&m.name),
+                    inert(&m.record.app),
+                    inert(&what),
+                    inert(&m.record.created_at),
+                    inert(m.record.last_deployed_at.as_deref().unwrap_or("-")),
                     m.size.map_or("-".to_string(), human_size),
                 );
             }

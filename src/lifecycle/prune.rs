@@ -11,7 +11,8 @@ use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Result, exit};
 use crate::instance::{self, catalog::Managed, ensure::Session};
-use crate::timeline::Kind;
+use crate::report::inert;
+use crate::timeline::{Kind, naming};
 
 pub struct Options<'a> {
     pub dry_run: bool,
@@ -52,18 +53,15 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
             ))
         })?
         .get(0);
-    let managed: Vec<Managed> = session
-        .managed()
-        .await?
-        .into_iter()
-        .filter(|m| m.record.app == config.app)
-        .collect();
+    let managed: Vec<Managed> = session.managed(Some(&config.app)).await?;
+    let live_names = live.as_ref().map(|live| live_names(&config.app, live));
     let mut dropped = 0;
     let mut failures = Vec::new();
     for m in &managed {
         let (drop, why) = decide(
             m,
-            live.as_ref(),
+            &config.app,
+            live.as_ref().zip(live_names.as_ref()),
             options.older_than,
             options.include_previews,
             now,
@@ -73,14 +71,15 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
             (true, false) => "drop",
             (false, _) => "keep",
         };
-        println!("{verb:<10} {:<40} {why}", m.name);
+        // `why` may quote a branch name from the record, which the database's owner can rewrite.
+        println!("{verb:<10} {:<40} {}", inert(&m.name), inert(&why));
         if drop {
             if !options.dry_run
                 && let Err(e) = session.drop_timeline(&m.name, &config.app).await
             {
                 // One database that cannot go (sessions a pooler holds, a lost privilege)
                 // must not keep the rest: go on, and report every failure at the end.
-                println!("failed     {:<40} {}", m.name, e.message);
+                println!("failed     {:<40} {}", inert(&m.name), inert(&e.message));
                 failures.push(m.name.clone());
                 continue;
             }
@@ -117,14 +116,46 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
 /// no arithmetic on it can overflow.
 const MAX_AGE_SECS: u64 = 1000 * 366 * 86_400;
 
-/// Whether to drop `m`, and why (or why not).
+/// The names the live branches hold or may hold.
+fn live_names(app: &str, live: &BTreeSet<String>) -> BTreeSet<String> {
+    live.iter()
+        .flat_map(|branch| naming::branch_candidates(app, branch))
+        .collect()
+}
+
+/// Whether to drop `m`, and why (or why not). Production and the template are kept by name,
+/// whatever their record says; a record that does not follow from its name (its owner rewrote
+/// it) decides nothing, and such a database of the app's branch form goes when no live branch
+/// can have its name.
 fn decide(
     m: &Managed,
-    live: Option<&BTreeSet<String>>,
+    app: &str,
+    live: Option<(&BTreeSet<String>, &BTreeSet<String>)>,
     older_than: Option<Duration>,
     include_previews: bool,
     now: i64,
 ) -> (bool, String) {
+    if m.name == naming::production(app) {
+        return (false, "production is never pruned".into());
+    }
+    if m.name == naming::template(app) {
+        return (
+            false,
+            "the template is rebuilt by production runs, never pruned".into(),
+        );
+    }
+    if !m.trusted() {
+        return match live {
+            Some((_, names)) if !names.contains(&m.name) => (
+                true,
+                "its record does not match its name (rewritten?), and no live branch can have this name".into(),
+            ),
+            _ => (
+                false,
+                "its record does not match its name (rewritten?); kept, inspect it".into(),
+            ),
+        };
+    }
     match m.record.kind {
         Kind::Production => return (false, "production is never pruned".into()),
         Kind::Template => {
@@ -138,7 +169,7 @@ fn decide(
         }
         _ => {}
     }
-    if let (Kind::Branch, Some(live), Some(branch)) = (m.record.kind, live, &m.record.branch)
+    if let (Kind::Branch, Some((live, _)), Some(branch)) = (m.record.kind, live, &m.record.branch)
         && !live.contains(branch)
     {
         return (true, format!("branch `{branch}` no longer exists"));
@@ -229,8 +260,15 @@ mod tests {
     use crate::instance::ownership::Ownership;
 
     fn managed(kind: Kind, branch: Option<&str>, deployed: &str) -> Managed {
+        let name = match kind {
+            Kind::Production => naming::production("shop"),
+            Kind::Preview => naming::preview("shop"),
+            Kind::Template => naming::template("shop"),
+            Kind::Branch => naming::branch("shop", branch.unwrap()),
+        };
         Managed {
-            name: "x".into(),
+            owner: name.clone(),
+            name,
             record: Ownership {
                 managed_by: "deploydb".into(),
                 app: "shop".into(),
@@ -242,7 +280,6 @@ mod tests {
                 password_check: None,
             },
             size: None,
-            owner: "x".into(),
         }
     }
 
@@ -250,68 +287,69 @@ mod tests {
     fn decisions() {
         let now = epoch_seconds("2026-11-21T00:00:00Z").unwrap();
         let live: BTreeSet<String> = ["main".to_string(), "kept".to_string()].into();
+        let names = live_names("shop", &live);
+        let live = Some((&live, &names));
         let old = "2026-10-01T00:00:00Z";
         let fresh = "2026-11-20T00:00:00Z";
         let two_weeks = Some(Duration::from_secs(14 * 86_400));
+        let decide =
+            |m: &Managed, live, age, previews| decide(m, "shop", live, age, previews, now).0;
+        assert!(!decide(
+            &managed(Kind::Production, Some("main"), old),
+            live,
+            two_weeks,
+            true
+        ));
+        assert!(decide(
+            &managed(Kind::Branch, Some("gone"), fresh),
+            live,
+            None,
+            false
+        ));
+        assert!(!decide(
+            &managed(Kind::Branch, Some("kept"), fresh),
+            live,
+            two_weeks,
+            false
+        ));
+        assert!(decide(
+            &managed(Kind::Branch, Some("kept"), old),
+            live,
+            two_weeks,
+            false
+        ));
+        assert!(!decide(
+            &managed(Kind::Preview, None, old),
+            None,
+            two_weeks,
+            false
+        ));
+        assert!(decide(
+            &managed(Kind::Preview, None, old),
+            None,
+            two_weeks,
+            true
+        ));
+
+        // A branch database whose owner relabelled it: as production (kept by name only for
+        // the real production name), as a live branch, or as another app's.
+        let mut relabelled = managed(Kind::Branch, Some("gone"), fresh);
+        relabelled.record.kind = Kind::Production;
+        assert!(decide(&relabelled, live, None, false));
+        let mut relabelled = managed(Kind::Branch, Some("gone"), fresh);
+        relabelled.record.branch = Some("main".into());
+        assert!(decide(&relabelled, live, None, false));
         assert!(
-            !decide(
-                &managed(Kind::Production, Some("main"), old),
-                Some(&live),
-                two_weeks,
-                true,
-                now
-            )
-            .0
+            !decide(&relabelled, None, two_weeks, false),
+            "no live list: kept"
         );
-        assert!(
-            decide(
-                &managed(Kind::Branch, Some("gone"), fresh),
-                Some(&live),
-                None,
-                false,
-                now
-            )
-            .0
-        );
-        assert!(
-            !decide(
-                &managed(Kind::Branch, Some("kept"), fresh),
-                Some(&live),
-                two_weeks,
-                false,
-                now
-            )
-            .0
-        );
-        assert!(
-            decide(
-                &managed(Kind::Branch, Some("kept"), old),
-                Some(&live),
-                two_weeks,
-                false,
-                now
-            )
-            .0
-        );
-        assert!(
-            !decide(
-                &managed(Kind::Preview, None, old),
-                None,
-                two_weeks,
-                false,
-                now
-            )
-            .0
-        );
-        assert!(
-            decide(
-                &managed(Kind::Preview, None, old),
-                None,
-                two_weeks,
-                true,
-                now
-            )
-            .0
-        );
+        let mut relabelled = managed(Kind::Branch, Some("gone"), fresh);
+        relabelled.record.app = "other".into();
+        assert!(relabelled.of_app("shop") && !relabelled.of_app("other"));
+        // Production's database relabelled as a gone branch is still production.
+        let mut production = managed(Kind::Production, Some("main"), old);
+        production.record.kind = Kind::Branch;
+        production.record.branch = Some("gone".into());
+        assert!(!decide(&production, live, two_weeks, true));
     }
 }

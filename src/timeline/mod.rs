@@ -56,7 +56,7 @@ pub enum Source {
 pub enum Spec {
     Production,
     Preview,
-    /// One pull/merge request's own preview database (`{app}--pr-{N}`).
+    /// One pull/merge request's own preview database (`{app}-pr-{N}`).
     Pr(u64),
     Branch(String),
 }
@@ -67,7 +67,7 @@ pub enum PreviewMode {
     /// One `{app}-preview` for every pull request.
     #[default]
     Shared,
-    /// `{app}--pr-{N}` for each pull request, so previews stop trampling each other.
+    /// `{app}-pr-{N}` for each pull request, so previews stop trampling each other.
     PerPr,
 }
 
@@ -143,7 +143,7 @@ pub struct Timeline {
     pub pr: Option<u64>,
     pub source: Source,
     pub production_branch: String,
-    /// A preview with its own database (`{app}--pr-{N}`) rather than the shared one.
+    /// A preview with its own database (`{app}-pr-{N}`) rather than the shared one.
     #[serde(skip)]
     pub own_preview: bool,
 }
@@ -594,12 +594,9 @@ mod tests {
             env: &env,
             root: dir.path(),
         };
-        assert_eq!(
-            resolve(inputs(None)).unwrap().database("shop"),
-            "shop--pr-7"
-        );
+        assert_eq!(resolve(inputs(None)).unwrap().database("shop"), "shop-pr-7");
         let flagged = resolve(inputs(Some((Spec::Pr(9), Source::Flag)))).unwrap();
-        assert_eq!(flagged.database("shop"), "shop--pr-9");
+        assert_eq!(flagged.database("shop"), "shop-pr-9");
         assert!(resolve(inputs(Some((Spec::Preview, Source::Flag)))).is_err());
         let unnumbered: Env = [("GITLAB_CI", "true"), ("CI_MERGE_REQUEST_IID", "x")]
             .into_iter()

@@ -1,6 +1,9 @@
-//! Database names: `{app}-production`, `{app}-preview`, `{app}--{slug}`. The double dash keeps a
-//! branch called `production` from ever landing on production's database, and the 63-byte cap
-//! keeps PostgreSQL from silently truncating two long branch names onto one database.
+//! Database names: `{app}-production`, `{app}-preview`, `{app}-pr-{N}`, `{app}-template`,
+//! `{app}--{slug}`. Only branch names have the double dash, so no branch (`production`, `pr-5`)
+//! can ever land on another kind's database; the 63-byte cap keeps PostgreSQL from silently
+//! truncating two long branch names onto one database. A branch's name is one of a short list
+//! of candidates ([`branch_candidates`]); which one it holds is decided by the ownership record
+//! on the server, so a branch named after another's hashed form cannot share its database.
 
 use sha2::{Digest, Sha256};
 
@@ -68,8 +71,15 @@ pub fn template(app: &str) -> String {
     format!("{app}-template")
 }
 
-/// One pull/merge request's own preview database.
+/// One pull/merge request's own preview database. Single dash: branch databases always have
+/// two, so a branch called `pr-5` can never take (or block) pull request 5's database.
 pub fn pr(app: &str, number: u64) -> String {
+    format!("{app}-pr-{number}")
+}
+
+/// The name deploydb before 0.2 gave a pull request's database; still recognised as that
+/// preview's, so existing ones are listed, dropped and pruned.
+pub fn pr_legacy(app: &str, number: u64) -> String {
     format!("{app}--pr-{number}")
 }
 
@@ -88,15 +98,37 @@ pub fn branch(app: &str, branch: &str) -> String {
 /// The hashed form, always: used when the plain form is long, empty, or already taken by another
 /// branch with the same slug.
 pub fn branch_hashed(app: &str, branch: &str) -> String {
+    hashed(app, branch, HASH_HEX)
+}
+
+/// Every name a branch may hold, in the order they are tried: the plain form (when it fits),
+/// the hashed form, and a longer hash for when another branch already holds the hashed form
+/// (two branches whose slugs meet, or one named after the other's hashed form on purpose).
+pub fn branch_candidates(app: &str, branch_name: &str) -> Vec<String> {
+    let mut names = vec![branch(app, branch_name)];
+    for name in [
+        hashed(app, branch_name, HASH_HEX),
+        hashed(app, branch_name, LONG_HASH_HEX),
+    ] {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+const LONG_HASH_HEX: usize = 20;
+
+fn hashed(app: &str, branch: &str, hex: usize) -> String {
     let prefix = format!("{app}--");
     let slug = slug(branch);
     let digest = Sha256::digest(branch.as_bytes());
     let hash: String = digest
         .iter()
-        .take(HASH_HEX / 2)
+        .take(hex / 2)
         .map(|b| format!("{b:02x}"))
         .collect();
-    let room = MAX_NAME.saturating_sub(prefix.len() + 1 + HASH_HEX);
+    let room = MAX_NAME.saturating_sub(prefix.len() + 1 + hex);
     let cut = slug[..room.min(slug.len())].trim_end_matches('-');
     if cut.is_empty() {
         prefix + &hash
@@ -124,6 +156,22 @@ mod tests {
         assert_eq!(preview("shop"), "shop-preview");
         assert_eq!(branch("shop", "feature/x"), "shop--feature-x");
         assert_ne!(branch("shop", "production"), production("shop"));
+        assert_ne!(branch("shop", "pr-5"), pr("shop", 5));
+    }
+
+    #[test]
+    fn candidates_are_distinct_and_fit() {
+        for name in ["feature/x", &"a".repeat(100), "日本"] {
+            let all = branch_candidates("shop", name);
+            assert!(all.len() >= 2, "{all:?}");
+            assert!(
+                all.iter()
+                    .all(|n| n.len() <= MAX_NAME && n.starts_with("shop--"))
+            );
+            let mut unique = all.clone();
+            unique.dedup();
+            assert_eq!(unique, all);
+        }
     }
 
     #[test]

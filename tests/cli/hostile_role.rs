@@ -117,3 +117,150 @@ fn a_branch_role_cannot_hold_productions_locks() {
     .expect_code(0);
     assert!(!run.stderr().contains("waiting for another"), "{run}");
 }
+
+/// The role's own connection URL to its database, as its pipeline exported it.
+fn role_url(server: &Server, role: &str) -> String {
+    format!(
+        "postgresql://{}:{}@127.0.0.1:{}/{}?sslmode=disable",
+        encode(role),
+        encode(&role_password(role)),
+        server.port(),
+        encode(role)
+    )
+}
+
+fn database_of(repo: &Repo, admin: &[(&'static str, String)], timeline: &str) -> String {
+    run(deploydb(
+        repo.path(),
+        &["ensure", "--format", "json", "--timeline", timeline],
+        &with(admin, &[]),
+    ))
+    .expect_code(0)
+    .json()["database"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A branch named exactly like another branch's hashed database name deploys first, to sit on
+/// the name that branch will ask for. The two must never share a database, and dropping one
+/// must leave the other.
+#[test]
+fn a_branch_named_after_anothers_hashed_name_cannot_squat_it() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let admin = admin_env(&server);
+    let victim = format!("feature/{}", "long-name-".repeat(8));
+    let victims_name = deploydb::timeline::naming::branch("shop", &victim);
+    let squatter = victims_name.strip_prefix("shop--").unwrap().to_string();
+    assert_eq!(
+        deploydb::timeline::naming::branch("shop", &squatter),
+        victims_name,
+        "the squatter's plain name is the victim's hashed one"
+    );
+    let taken = database_of(&repo, &admin, &format!("branch:{squatter}"));
+    assert_eq!(taken, victims_name);
+    let got = database_of(&repo, &admin, &format!("branch:{victim}"));
+    assert_ne!(got, taken, "the victim landed on the squatter's database");
+    assert_eq!(server.comment(&got).unwrap()["branch"], victim.as_str());
+    assert_eq!(server.comment(&taken).unwrap()["branch"], squatter.as_str());
+    // The victim's runs keep finding its own database.
+    assert_eq!(database_of(&repo, &admin, &format!("branch:{victim}")), got);
+    run(deploydb(
+        repo.path(),
+        &["drop", "--timeline", &format!("branch:{squatter}"), "--yes"],
+        &with(&admin, &[]),
+    ))
+    .expect_code(0);
+    let left = server.databases();
+    assert!(
+        left.contains(&got) && !left.contains(&taken),
+        "dropping the squatter hit the victim: {left:?}"
+    );
+}
+
+/// A branch called `pr-5` deploys before pull request 5 opens its per-PR preview: the preview
+/// must neither be blocked nor land on the branch's database.
+#[test]
+fn a_branch_called_pr_n_neither_blocks_nor_takes_pull_request_n() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let admin = admin_env(&server);
+    let branch = database_of(&repo, &admin, "branch:pr-5");
+    let per_pr = with(&admin, &[("DEPLOYDB_PREVIEW", "per-pr")]);
+    let preview = run(deploydb(
+        repo.path(),
+        &["ensure", "--format", "json", "--timeline", "pr:5"],
+        &per_pr,
+    ))
+    .expect_code(0)
+    .json();
+    assert_ne!(preview["database"], branch.as_str());
+    assert_eq!(
+        server
+            .comment(preview["database"].as_str().unwrap())
+            .unwrap()["pr"],
+        5
+    );
+}
+
+/// A branch role rewrites its own database's comment — the record deploydb keeps there — to
+/// print workflow commands and terminal escapes through `list` and `prune`, and to pass for
+/// production, for a live branch or for another app so that it is never pruned. The output
+/// stays inert, nothing in the rewritten record is believed, and production stays.
+#[test]
+fn a_rewritten_record_is_printed_inert_and_decides_nothing() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let admin = admin_env(&server);
+    database_of(&repo, &admin, "production");
+    let relabels = [
+        (
+            "evil",
+            r#"{"managed_by":"deploydb","app":"shop","kind":"branch","branch":"x\n::error::pwned\u001b[2J","pr":null,"created_at":"2026-01-01T00:00:00Z"}"#,
+        ),
+        (
+            "as-production",
+            r#"{"managed_by":"deploydb","app":"shop","kind":"production","branch":"main","pr":null,"created_at":"2026-01-01T00:00:00Z"}"#,
+        ),
+        (
+            "as-live",
+            r#"{"managed_by":"deploydb","app":"shop","kind":"branch","branch":"main","pr":null,"created_at":"2026-01-01T00:00:00Z"}"#,
+        ),
+        (
+            "as-other-app",
+            r#"{"managed_by":"deploydb","app":"other","kind":"branch","branch":"x","pr":null,"created_at":"2026-01-01T00:00:00Z"}"#,
+        ),
+    ];
+    for (branch, record) in relabels {
+        let db = database_of(&repo, &admin, &format!("branch:{branch}"));
+        query(
+            &role_url(&server, &db),
+            &format!("COMMENT ON DATABASE \"{db}\" IS $r${record}$r$"),
+        );
+    }
+    let list = run(deploydb(repo.path(), &["list"], &with(&admin, &[]))).expect_code(0);
+    let flagged = list
+        .stdout()
+        .lines()
+        .filter(|l| l.contains("record does not match"))
+        .count();
+    assert_eq!(flagged, relabels.len(), "{list}");
+    let live = repo.path().join("live.txt");
+    std::fs::write(&live, "main\n").unwrap();
+    let prune = run(deploydb(
+        repo.path(),
+        &["prune", "--branches-from", live.to_str().unwrap()],
+        &with(&admin, &[]),
+    ))
+    .expect_code(0);
+    for out in [&list, &prune] {
+        let text = format!("{}{}", out.stdout(), out.stderr());
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("::")) && !text.contains('\x1b'),
+            "a workflow command or an escape sequence got through:\n{out}"
+        );
+    }
+    let left = server.databases();
+    assert_eq!(left, vec!["shop-production".to_string()], "{prune}");
+}

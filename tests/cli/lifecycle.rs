@@ -377,8 +377,8 @@ fn per_pr_previews_get_their_own_databases_and_can_be_dropped() {
         .json();
         databases.push(json["database"].as_str().unwrap().to_string());
     }
-    assert_eq!(databases, vec!["shop--pr-41", "shop--pr-42"]);
-    assert_eq!(server.comment("shop--pr-42").unwrap()["pr"], 42);
+    assert_eq!(databases, vec!["shop-pr-41", "shop-pr-42"]);
+    assert_eq!(server.comment("shop-pr-42").unwrap()["pr"], 42);
     // A branch literally called pr-41 does not land on PR 41's database.
     let branch = run(deploydb(
         repo.path(),
@@ -387,7 +387,7 @@ fn per_pr_previews_get_their_own_databases_and_can_be_dropped() {
     ))
     .expect_code(0)
     .json();
-    assert_ne!(branch["database"], "shop--pr-41");
+    assert_ne!(branch["database"], "shop-pr-41");
     let per_pr = with(&env, &[("DEPLOYDB_PREVIEW", "per-pr")]);
     run(deploydb(
         repo.path(),
@@ -397,7 +397,7 @@ fn per_pr_previews_get_their_own_databases_and_can_be_dropped() {
     .expect_code(0);
     let left = server.databases();
     assert!(
-        !left.contains(&"shop--pr-41".to_string()) && left.contains(&"shop--pr-42".to_string()),
+        !left.contains(&"shop-pr-41".to_string()) && left.contains(&"shop-pr-42".to_string()),
         "{left:?}"
     );
 }

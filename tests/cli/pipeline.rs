@@ -692,7 +692,7 @@ fn a_database_of_another_app_is_refused() {
     ))
     .expect_code(5);
     assert!(
-        result.stderr().contains("belongs to app `other`"),
+        result.stderr().contains("does not match its name"),
         "{result}"
     );
     assert!(
