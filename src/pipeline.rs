@@ -64,6 +64,8 @@ pub(crate) struct Plan {
     pub(crate) target: ConnInfo,
     /// What clients are told about TLS (see `instance::tls::for_clients`).
     pub(crate) client_tls: instance::tls::ClientTls,
+    /// What timeline role passwords are derived from (role isolation only).
+    pub(crate) role_key: Option<instance::role_key::RoleKey>,
 }
 
 impl Plan {
@@ -74,7 +76,18 @@ impl Plan {
         let resolved = session.resolve(&config.app, &timeline).await?;
         let client_tls =
             instance::tls::for_clients(&session.client, &admin, config.connect_timeout).await?;
-        let mut target = instance::credentials(&admin, &resolved.database, config.isolation, env)?;
+        let role_key = match config.isolation {
+            instance::role::Isolation::Role => {
+                Some(instance::role_key::RoleKey::load(&session, env).await?)
+            }
+            instance::role::Isolation::Shared => None,
+        };
+        let mut target = instance::credentials(
+            &admin,
+            &resolved.database,
+            config.isolation,
+            role_key.as_ref(),
+        )?;
         client_tls.apply(&mut target);
         Ok(Plan {
             config,
@@ -83,6 +96,7 @@ impl Plan {
             resolved,
             target,
             client_tls,
+            role_key,
         })
     }
 
@@ -105,6 +119,7 @@ impl Plan {
                     timeline: &self.timeline,
                     isolation: self.config.isolation,
                     credentials: &self.target,
+                    role_key_id: self.role_key.as_ref().map(|k| k.id.as_str()),
                     template: template.as_deref(),
                 },
             )
@@ -633,13 +648,11 @@ async fn refresh_template(migration: &Migration<'_>, env: &Env) -> Result<()> {
     let plan = migration.plan;
     let stage = Stage::start("template");
     let name = naming::template(&plan.config.app);
-    let password =
-        instance::credentials(plan.session.admin(), &name, plan.config.isolation, env)?.password;
     let rebuild = match instance::template::begin(
         &plan.session,
         &plan.config.app,
         plan.config.isolation,
-        password,
+        plan.role_key.as_ref(),
     )
     .await?
     {

@@ -55,6 +55,8 @@ pub struct Target<'a> {
     pub isolation: Isolation,
     /// The credentials the app will use (the role's under role isolation).
     pub credentials: &'a ConnInfo,
+    /// The id of the key the role's password comes from (role isolation).
+    pub role_key_id: Option<&'a str>,
     /// Start a new database as a copy of this template (`branch_from = "template"`).
     pub template: Option<&'a str>,
 }
@@ -303,7 +305,16 @@ impl Session {
             .password
             .clone()
             .unwrap_or_else(|| Secret::new(""));
-        role::plan(name, &password, record, state, self.version, self.superuser)
+        let key_id = target.role_key_id.unwrap_or_default();
+        role::plan(
+            name,
+            &password,
+            key_id,
+            record,
+            state,
+            self.version,
+            self.superuser,
+        )
     }
 
     /// The work, under the timeline's lock, from a state read under it. The admin's privileges
@@ -484,13 +495,8 @@ impl Session {
             quote_literal(&record.to_json())
         );
         let finish = if role_mode {
-            // The copied objects belong to the template's role; membership lets the branch's
-            // own role alter and drop them in its database.
-            let grant = from_template
-                .map(|t| format!("GRANT {} TO {ident}; ", quote_ident(t)))
-                .unwrap_or_default();
             format!(
-                "BEGIN; {grant}SET LOCAL ROLE {ident}; {comment}; \
+                "BEGIN; SET LOCAL ROLE {ident}; {comment}; \
                  REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC; \
                  ALTER DATABASE {ident} ALLOW_CONNECTIONS true; COMMIT"
             )
@@ -503,7 +509,30 @@ impl Session {
             self.drop_database_quietly(name).await;
             return Err(error);
         }
+        if role_mode
+            && let Some(template) = from_template
+            && let Err(e) = self.take_over_copied_objects(name, template).await
+        {
+            self.drop_database_quietly(name).await;
+            return Err(e);
+        }
         Ok((true, warning))
+    }
+
+    /// The objects copied from the template belong to the template's role: in the new
+    /// database (only there) they are handed to the branch's own role, which can then alter and
+    /// drop them. Branch roles are never members of the template's role, so no branch can
+    /// change the template every later branch is copied from.
+    async fn take_over_copied_objects(&self, name: &str, template: &str) -> Result<()> {
+        let inside = connect(&self.admin.with_database(name), self.timeout).await?;
+        inside
+            .batch_execute(&format!(
+                "REASSIGN OWNED BY {} TO {}",
+                quote_ident(template),
+                quote_ident(name)
+            ))
+            .await
+            .map_err(|e| self.statement_error("hand the template's objects over in", name, &e))
     }
 
     /// A freshly created database can refuse connections for a moment on some managed

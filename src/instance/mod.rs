@@ -9,6 +9,7 @@ pub mod local;
 pub mod lock;
 pub mod ownership;
 pub mod role;
+pub mod role_key;
 pub mod template;
 pub mod tls;
 pub mod version;
@@ -134,26 +135,18 @@ pub(crate) fn write_for_later_steps(
 }
 
 /// The connection the app gets for `database`: its own role under role isolation (password
-/// derived from `DEPLOYDB_ROLE_SECRET`, else the admin password), the admin's otherwise.
+/// derived from the role key, see [`role_key`]), the admin's otherwise.
 pub fn credentials(
     admin: &ConnInfo,
     database: &str,
     isolation: Isolation,
-    env: &Env,
+    key: Option<&role_key::RoleKey>,
 ) -> Result<ConnInfo> {
     let mut info = admin.with_database(database);
     if isolation == Isolation::Role {
-        let key = env
-            .get("DEPLOYDB_ROLE_SECRET")
-            .map(|s| s.as_bytes().to_vec())
-            .or_else(|| admin.password.as_ref().map(|p| p.expose().as_bytes().to_vec()))
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                Error::usage("there is no key to derive the timeline role's password from: the admin URL has no password")
-                    .with_hint("set DEPLOYDB_ROLE_SECRET, or isolation = \"shared\" in deploydb.toml")
-            })?;
+        let key = key.ok_or_else(|| Error::server("the role key was not loaded"))?;
         info.user = database.to_string();
-        info.password = Some(role::derive_password(&key, database));
+        info.password = Some(key.password(database));
     }
     Ok(info)
 }

@@ -22,10 +22,11 @@ pub struct Ownership {
     /// Set on every run that deploys the timeline; `prune --older-than` reads it.
     #[serde(default)]
     pub last_deployed_at: Option<String>,
-    /// On a role's record: a hash of the password deploydb last set, so an unchanged password
-    /// is not set again. It reveals nothing of the password (SHA-256 of 256 random-looking bits).
+    /// On a role's record: the id of the role key its password was last set with, so an
+    /// unchanged password is not set again. Random, not derived from any password (records
+    /// before 0.2 carried a password hash here, `password_check`, which is dropped unread).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_check: Option<String>,
+    pub key_id: Option<String>,
 }
 
 impl Ownership {
@@ -38,7 +39,7 @@ impl Ownership {
             pr: timeline.pr,
             last_deployed_at: Some(created_at.clone()),
             created_at,
-            password_check: None,
+            key_id: None,
         }
     }
 

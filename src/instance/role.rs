@@ -1,12 +1,12 @@
 //! A login role per timeline database, so each timeline's app can reach its own database and no
 //! other. The role's password is derived, never stored: HMAC-SHA-256 of the role name keyed with
-//! `DEPLOYDB_ROLE_SECRET` (or the admin password), base64url. Every run sets it again, so
-//! rotating the key rotates every role on its next deploy. Only a SCRAM verifier computed here
+//! the role key (see `role_key`), base64url. The role's record names the key's id, so a rotated
+//! key gives every role a new password on its next deploy. Only a SCRAM verifier computed here
 //! is sent to the server, so the password cannot end up in the server's statement log.
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use tokio_postgres::Client;
 
 use super::connect::describe;
@@ -55,19 +55,20 @@ pub struct RoleState {
 }
 
 /// The statements that bring the role to what this run needs: create it (with its record), set
-/// its password again when it changed (a rotated key; a hash in the role's record tells), and
+/// its password again when it was set with another key (the key id in the role's record), and
 /// make the admin a member so it may hand the database over (PostgreSQL 15 requires that).
 /// Empty when the role is already as it should be. A role of that name without deploydb's
 /// record is never taken over.
 pub fn plan(
     name: &str,
     password: &Secret,
+    key_id: &str,
     record: &Ownership,
     state: &RoleState,
     version: Version,
     admin_is_superuser: bool,
 ) -> Result<Vec<String>> {
-    let check = password_check(password);
+    let check = key_id.to_string();
     let ident = quote_ident(name);
     let mut statements = Vec::new();
     if state.exists {
@@ -79,9 +80,9 @@ pub fn plan(
                 "drop or rename that role, or set isolation = \"shared\" in deploydb.toml",
             ));
         };
-        if existing.password_check.as_deref() != Some(check.as_str()) {
+        if existing.key_id.as_deref() != Some(check.as_str()) {
             let mut updated = existing;
-            updated.password_check = Some(check);
+            updated.key_id = Some(check);
             statements.push(format!(
                 "ALTER ROLE {ident} WITH LOGIN PASSWORD {}",
                 quote_literal(&verifier(password))
@@ -93,7 +94,7 @@ pub fn plan(
         }
     } else {
         let mut record = record.clone();
-        record.password_check = Some(check);
+        record.key_id = Some(check);
         statements.push(format!(
             "CREATE ROLE {ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD {}",
             quote_literal(&verifier(password))
@@ -141,12 +142,6 @@ pub async fn apply(
 /// Only a SCRAM verifier reaches the server, never the password.
 fn verifier(password: &Secret) -> String {
     postgres_protocol::password::scram_sha_256(password.expose().as_bytes())
-}
-
-fn password_check(password: &Secret) -> String {
-    let digest =
-        Sha256::digest(format!("deploydb-password-check:{}", password.expose()).as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 //! afresh — an empty database migrated to production's schema, never a copy of production's
 //! data — and new branch databases are created from it in one statement, so only the branch's
 //! own migrations still run. Under role isolation the template's objects belong to a role of
-//! its own, `{app}-template`, which each branch role is made a member of.
+//! its own, `{app}-template`; in each new branch database they are handed to the branch's role
+//! (`REASSIGN OWNED`, in that database only). No branch role is a member of the template's role,
+//! and the finished template admits no connections, so no branch can alter it or keep it from
+//! being rebuilt.
 
 use tokio_postgres::types::Type;
 
@@ -11,8 +14,8 @@ use super::conninfo::ConnInfo;
 use super::ensure::{Session, quote_ident, quote_literal};
 use super::ownership::Ownership;
 use super::role::{self, Isolation, RoleState};
+use super::role_key::RoleKey;
 use crate::error::{Error, Result};
-use crate::secret::Secret;
 use crate::timeline::{Kind, Timeline, naming};
 
 /// A template being rebuilt: the connection its migration runs with.
@@ -27,7 +30,7 @@ pub async fn begin(
     session: &Session,
     app: &str,
     isolation: Isolation,
-    role_password: Option<Secret>,
+    role_key: Option<&RoleKey>,
 ) -> Result<Result<Rebuild, String>> {
     let name = naming::template(app);
     let client = &session.client;
@@ -57,11 +60,12 @@ pub async fn begin(
             .batch_execute(&format!("ALTER DATABASE {ident} IS_TEMPLATE false"))
             .await
             .map_err(|e| fail("unmark", &e))?;
+        // A finished template admits no connections (see `finish`), so no branch's session can
+        // keep it from being rebuilt; only a branch being copied from it right now can.
         if let Err(e) = client
             .batch_execute(&format!("DROP DATABASE {ident}"))
             .await
         {
-            // In use: a branch is being copied from it right now. Keep it for next time.
             let _ = client
                 .batch_execute(&format!("ALTER DATABASE {ident} IS_TEMPLATE true"))
                 .await;
@@ -87,11 +91,13 @@ pub async fn begin(
     let record = Ownership::new(app, &timeline, now);
     let mut credentials = session.admin().with_database(&name);
     if isolation == Isolation::Role {
-        let password = role_password.unwrap_or_else(|| Secret::new(""));
+        let key = role_key.ok_or_else(|| Error::server("the role key was not loaded"))?;
+        let password = key.password(&name);
         let state = role_state(session, &name).await?;
         let plan = role::plan(
             &name,
             &password,
+            &key.id,
             &record,
             &state,
             session.version,
@@ -140,11 +146,18 @@ pub async fn begin(
     }))
 }
 
-/// Marks the rebuilt template as one to copy from, or drops it when its migration failed.
+/// Marks the rebuilt template as one to copy from and closes it to every connection (copying
+/// needs none, as with template0), or drops it when its migration failed. Closed, nobody —
+/// not the template's own role, not a branch's — can change it or hold it open.
 pub async fn finish(session: &Session, rebuild: &Rebuild, migrated: bool) -> Result<()> {
     let ident = quote_ident(&rebuild.database);
     let statement = if migrated {
-        format!("ALTER DATABASE {ident} IS_TEMPLATE true")
+        format!(
+            "ALTER DATABASE {ident} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false; \
+             SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity \
+             WHERE datname = {} AND pid <> pg_catalog.pg_backend_pid()",
+            quote_literal(&rebuild.database)
+        )
     } else {
         format!("DROP DATABASE IF EXISTS {ident}")
     };

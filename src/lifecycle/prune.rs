@@ -277,7 +277,7 @@ mod tests {
                 pr: None,
                 created_at: "2026-01-01T00:00:00Z".into(),
                 last_deployed_at: Some(deployed.into()),
-                password_check: None,
+                key_id: None,
             },
             size: None,
         }

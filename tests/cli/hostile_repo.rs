@@ -272,7 +272,7 @@ fn env_registers_masks_before_printing_credentials() {
         &with(&admin, &ci),
     ))
     .expect_code(0);
-    let role = role_password("shop--feature-masks");
+    let role = server.role_password("shop--feature-masks");
     let masks: Vec<&str> = run
         .output
         .stderr

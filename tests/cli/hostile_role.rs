@@ -29,7 +29,7 @@ fn a_branch_role_cannot_hijack_the_admin_session_through_search_path() {
     let attacker = format!(
         "postgresql://{}:{}@127.0.0.1:{}/postgres?sslmode=disable",
         encode("shop--evil"),
-        encode(&role_password("shop--evil")),
+        encode(&server.role_password("shop--evil")),
         server.port()
     );
     let payload = r#"
@@ -100,7 +100,7 @@ fn a_branch_role_cannot_hold_productions_locks() {
     let attacker = format!(
         "postgresql://{}:{}@127.0.0.1:{}/postgres?sslmode=disable",
         encode("shop--squatter"),
-        encode(&role_password("shop--squatter")),
+        encode(&server.role_password("shop--squatter")),
         server.port()
     );
     let keys: Vec<String> = ["ensure", "migrate"]
@@ -123,7 +123,7 @@ fn role_url(server: &Server, role: &str) -> String {
     format!(
         "postgresql://{}:{}@127.0.0.1:{}/{}?sslmode=disable",
         encode(role),
-        encode(&role_password(role)),
+        encode(&server.role_password(role)),
         server.port(),
         encode(role)
     )
@@ -263,4 +263,70 @@ fn a_rewritten_record_is_printed_inert_and_decides_nothing() {
     }
     let left = server.databases();
     assert_eq!(left, vec!["shop-production".to_string()], "{prune}");
+}
+
+/// With `branch_from = "template"`, a branch role tries to poison the template every later
+/// branch is copied from (a trigger on a copied table) and to hold a session on it so that
+/// production's rebuild is skipped. It can do neither; the next branch is clean and owns what
+/// it was copied, and production rebuilds the template.
+#[test]
+fn a_branch_role_cannot_poison_or_pin_the_template() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    repo.write(
+        "deploydb.toml",
+        "app = \"shop\"\nbranch_from = \"template\"\n[migrate]\ncommand = \"psql -XAtqc 'CREATE TABLE IF NOT EXISTS items (id int)'\"\n",
+    );
+    let admin = admin_env(&server);
+    let deploy = |timeline: &str| {
+        run(deploydb(
+            repo.path(),
+            &["run", "--timeline", timeline],
+            &with(&admin, &[]),
+        ))
+        .expect_code(0)
+    };
+    deploy("production");
+    deploy("branch:evil");
+    let evil = role_url(&server, "shop--evil");
+    // Its own copy is its own to change.
+    query(&evil, "ALTER TABLE items ADD COLUMN mine int");
+    // The template: no connection at all, so no trigger and no session to pin it.
+    let template = format!(
+        "postgresql://{}:{}@127.0.0.1:{}/shop-template?sslmode=disable",
+        encode("shop--evil"),
+        encode(&server.role_password("shop--evil")),
+        server.port()
+    );
+    let tried = try_query(
+        &template,
+        "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$; \
+         CREATE TRIGGER poison BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION poison()",
+    );
+    assert!(tried.is_err(), "the branch role got into the template");
+    assert!(
+        server
+            .superuser_sql(
+                "SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid \
+                 JOIN pg_roles b ON b.oid = m.member \
+                 WHERE r.rolname = 'shop-template' AND b.rolname LIKE 'shop--%'"
+            )
+            .is_empty(),
+        "a branch role is a member of the template's role"
+    );
+    let rebuilt = deploy("production");
+    assert!(
+        rebuilt.stderr().contains("shop-template rebuilt"),
+        "{rebuilt}"
+    );
+    deploy("branch:next");
+    let next = role_url(&server, "shop--next");
+    assert_eq!(
+        query(
+            &next,
+            "SELECT tableowner, (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal) \
+             FROM pg_tables WHERE tablename = 'items'"
+        ),
+        vec!["shop--next|0"]
+    );
 }

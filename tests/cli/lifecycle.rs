@@ -157,7 +157,7 @@ fn drop_refuses_production_and_unowned_databases_and_takes_the_role_along() {
         "postgresql://{}@127.0.0.1:{}/shop--feature-x",
         crate::support::encode(&format!(
             "shop--feature-x:{}",
-            crate::support::role_password("shop--feature-x")
+            server.role_password("shop--feature-x")
         ))
         .replacen("%3A", ":", 1),
         server.port()

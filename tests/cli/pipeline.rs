@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::support::{self, PASSWORD, Repo, Server, assert_no_password, deploydb, run};
 
-use crate::support::{admin_env, role_password, with};
+use crate::support::{admin_env, with};
 
 #[test]
 fn first_run_creates_the_database_and_the_second_changes_nothing() {
@@ -133,7 +133,10 @@ fn github_actions_env_and_outputs_read_back_as_the_runner_would() {
     assert_eq!(vars["EARLIER"], "1");
     assert_eq!(vars["PGDATABASE"], "shop--feature-pay");
     assert_eq!(vars["PGUSER"], "shop--feature-pay");
-    assert_eq!(vars["PGPASSWORD"], role_password("shop--feature-pay"));
+    assert_eq!(
+        vars["PGPASSWORD"],
+        server.role_password("shop--feature-pay")
+    );
     assert_eq!(vars["PGHOST"], "127.0.0.1");
     assert_eq!(vars["PGPORT"], server.port().to_string());
     assert_eq!(vars["PGSSLMODE"], "disable");
@@ -224,7 +227,7 @@ fn gitlab_dotenv_report_follows_gitlab_rules_and_leaves_secrets_out() {
     assert!(
         report.contains(&format!(
             "PGPASSWORD={}\n",
-            role_password("shop-production")
+            server.role_password("shop-production")
         )),
         "{report}"
     );
@@ -516,7 +519,7 @@ fn the_admin_password_appears_in_no_output_errors_included() {
         assert_no_password(&result);
         // Only `env` exists to print the timeline's own password.
         if args[0] != "env" {
-            support::assert_absent(&result, &role_password("shop--feature-secret"));
+            support::assert_absent(&result, &server.role_password("shop--feature-secret"));
         }
     }
 
@@ -541,7 +544,7 @@ fn the_admin_password_appears_in_no_output_errors_included() {
     .expect_code(0);
     let result = result.without_masks();
     assert_no_password(&result);
-    support::assert_absent(&result, &role_password("shop--feature-secret"));
+    support::assert_absent(&result, &server.role_password("shop--feature-secret"));
 }
 
 #[test]

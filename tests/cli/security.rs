@@ -11,7 +11,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 
 use crate::support::{
     self, ADMIN, PASSWORD, Repo, SUPERUSER_PASSWORD, Server, admin_env, assert_absent,
-    assert_no_password, deploydb, role_password, run, try_query, with,
+    assert_no_password, deploydb, run, try_query, with,
 };
 
 /// The connection a timeline's app gets, read from `deploydb env --format json`.
@@ -34,7 +34,10 @@ fn a_branch_role_owns_its_database_and_reaches_nothing_else() {
     crate::support::ensure_all(&repo, &env, None, &["production", "branch:feature/x"]);
     let branch = exported(&repo, &env, "branch:feature/x");
     assert_eq!(branch["PGUSER"], "shop--feature-x");
-    assert_eq!(branch["PGPASSWORD"], role_password("shop--feature-x"));
+    assert_eq!(
+        branch["PGPASSWORD"],
+        server.role_password("shop--feature-x")
+    );
 
     let own = support::url_from_exports(&branch, "shop--feature-x");
     try_query(&own, "CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
@@ -59,56 +62,95 @@ fn a_branch_role_owns_its_database_and_reaches_nothing_else() {
     assert_eq!(owner, vec!["shop--feature-x"]);
 }
 
+/// The role key rotates: from the key deploydb keeps on the server to DEPLOYDB_ROLE_SECRET and
+/// back, and by unlinking the server's key. Each rotation gives the role a new password on its
+/// next deploy, and the old one stops working. A short secret is refused before anything runs.
 #[test]
-fn role_passwords_rotate_with_the_role_secret() {
+fn role_passwords_rotate_with_the_role_key() {
     let server = Server::start();
     let repo = Repo::new("feature/rot");
     let base = admin_env(&server);
-    let first = exported(
-        &repo,
-        &with(&base, &[("DEPLOYDB_ROLE_SECRET", "key-one")]),
-        "branch:feature/rot",
-    );
-    run(deploydb(
-        repo.path(),
-        &["ensure"],
-        &with(&base, &[("DEPLOYDB_ROLE_SECRET", "key-one")]),
-    ))
-    .expect_code(0);
-    assert!(
+    let secret = "k3y-two-is-long-enough-and-random-1234567";
+    let deploy = |extra: &[(&str, &str)]| {
+        let env = with(&base, extra);
+        let ensured = run(deploydb(repo.path(), &["ensure"], &env)).expect_code(0);
+        assert_absent(&ensured, secret);
+        exported(&repo, &env, "branch:feature/rot")
+    };
+    let works = |vars: &serde_json::Value| {
         try_query(
-            &support::url_from_exports(&first, "shop--feature-rot"),
-            "SELECT 1"
+            &support::url_from_exports(vars, "shop--feature-rot"),
+            "SELECT 1",
         )
         .is_ok()
+    };
+    let first = deploy(&[]);
+    assert!(works(&first));
+    assert_eq!(
+        first["PGPASSWORD"],
+        server.role_password("shop--feature-rot")
     );
-    let ensured = run(deploydb(
-        repo.path(),
-        &["ensure"],
-        &with(&base, &[("DEPLOYDB_ROLE_SECRET", "key-two")]),
-    ))
-    .expect_code(0);
-    assert_absent(&ensured, "key-two");
-    let second = exported(
-        &repo,
-        &with(&base, &[("DEPLOYDB_ROLE_SECRET", "key-two")]),
-        "branch:feature/rot",
-    );
+
+    let second = deploy(&[("DEPLOYDB_ROLE_SECRET", secret)]);
     assert_ne!(first["PGPASSWORD"], second["PGPASSWORD"]);
-    assert!(
-        try_query(
-            &support::url_from_exports(&first, "shop--feature-rot"),
-            "SELECT 1"
-        )
-        .is_err(),
-        "the old password still works"
+    assert!(!works(&first), "the old password still works");
+    assert!(works(&second));
+
+    let back = deploy(&[]);
+    assert_eq!(back["PGPASSWORD"], first["PGPASSWORD"]);
+    assert!(works(&back) && !works(&second));
+
+    server.superuser_sql(
+        "SELECT lo_unlink(objoid) FROM pg_description WHERE description = 'deploydb role key v1'",
+    );
+    let fresh = deploy(&[]);
+    assert_ne!(fresh["PGPASSWORD"], first["PGPASSWORD"]);
+    assert!(works(&fresh) && !works(&first));
+
+    let before = server.catalog_snapshot();
+    let short = run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &with(&base, &[("DEPLOYDB_ROLE_SECRET", "key-one")]),
+    ))
+    .expect_code(2);
+    assert!(short.stderr().contains("DEPLOYDB_ROLE_SECRET"), "{short}");
+    assert_absent(&short, "key-one");
+    assert_eq!(server.catalog_snapshot(), before);
+}
+
+/// A role's record, which every login role can read, holds nothing derived from a password:
+/// from one branch's exported password and every comment on the server, the admin password
+/// cannot be checked offline any more — the derivation key is random and kept from them.
+#[test]
+fn no_record_or_exported_password_reveals_the_admin_password() {
+    let server = Server::start();
+    let repo = Repo::new("feature/x");
+    let base = admin_env(&server);
+    run(deploydb(repo.path(), &["ensure"], &with(&base, &[]))).expect_code(0);
+    let vars = exported(&repo, &with(&base, &[]), "branch:feature/x");
+    let exported_password = vars["PGPASSWORD"].as_str().unwrap().to_string();
+    // The old scheme: the role password was HMAC(admin password, role name).
+    let old =
+        deploydb::instance::role::derive_password(support::PASSWORD.as_bytes(), "shop--feature-x");
+    assert_ne!(exported_password, old.expose());
+    let comments = server.superuser_sql(
+        "SELECT coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_roles \
+         UNION ALL SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database",
+    );
+    for comment in comments.iter().filter(|c| c.contains("deploydb")) {
+        assert!(!comment.contains("password"), "{comment}");
+    }
+    // The key itself: a large object only its owner (the admin) may read.
+    let branch_role = support::url_from_exports(&vars, "postgres");
+    let read = try_query(
+        &branch_role,
+        "SELECT lo_get(objoid) FROM pg_description WHERE description = 'deploydb role key v1'",
     );
     assert!(
-        try_query(
-            &support::url_from_exports(&second, "shop--feature-rot"),
-            "SELECT 1"
-        )
-        .is_ok()
+        read.as_ref()
+            .is_err_and(|e| e.contains("permission denied")),
+        "{read:?}"
     );
 }
 

@@ -124,11 +124,20 @@ pub fn with<'a>(
         .collect()
 }
 
-/// The password deploydb derives for a timeline role when keyed with the admin password.
-pub fn role_password(role: &str) -> String {
-    deploydb::instance::role::derive_password(PASSWORD.as_bytes(), role)
-        .expose()
-        .to_string()
+impl Server {
+    /// The password deploydb gives timeline role `role`: derived from the key it keeps in a
+    /// large object only the admin (and superusers) may read, read here as the superuser.
+    pub fn role_password(&self, role: &str) -> String {
+        let rows = self.superuser_sql(&format!(
+            "SELECT encode(lo_get(m.oid), 'hex') FROM pg_largeobject_metadata m \
+             JOIN pg_description d ON d.objoid = m.oid AND d.classoid = 'pg_largeobject'::regclass \
+             WHERE m.lomowner = '{ADMIN}'::regrole AND d.description = 'deploydb role key v1'"
+        ));
+        let hex = rows.first().expect("deploydb made its role key");
+        deploydb::instance::role::derive_password(&hex.as_bytes()[32..], role)
+            .expose()
+            .to_string()
+    }
 }
 
 pub fn encode(text: &str) -> String {

@@ -1,0 +1,196 @@
+//! The key timeline role passwords are derived from. It used to be the admin password itself,
+//! which let anyone holding one branch's exported password (or a role's comment) guess the
+//! admin password offline. Now the key is 32 random bytes no role but the admin can read:
+//!
+//! - by default, a large object in the admin URL's database, owned by the admin and readable by
+//!   its owner only (large objects carry their own ACL; `lo_compat_privileges` must be off,
+//!   which is the default and is checked). It is found by its owner and its comment, made on
+//!   first use, and lives in the server's catalog like every other piece of deploydb's state;
+//! - or `DEPLOYDB_ROLE_SECRET` (at least 32 characters), for pipelines that keep it themselves.
+//!
+//! Each role's record carries the key's *id* — random, stored beside the key, not derived from
+//! it — so a run can tell that a role's password was set with another key and set it again:
+//! rotating is unlinking the large object (or changing the secret); every role gets a new
+//! password on its next deploy. No role's record holds anything derived from a password.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tokio_postgres::types::Type;
+
+use super::connect::describe;
+use super::ensure::Session;
+use super::lock;
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// The comment that marks the key's large object.
+const MARK: &str = "deploydb role key v1";
+const ID_BYTES: usize = 16;
+const KEY_BYTES: usize = 32;
+/// The shortest `DEPLOYDB_ROLE_SECRET` taken: it is used without stretching.
+const MIN_SECRET: usize = 32;
+
+pub struct RoleKey {
+    key: Secret,
+    /// Random, public: which key set a role's password.
+    pub id: String,
+}
+
+impl RoleKey {
+    /// The password of timeline role `role`: HMAC-SHA-256 of its name, base64url.
+    pub fn password(&self, role: &str) -> Secret {
+        super::role::derive_password(self.key.expose().as_bytes(), role)
+    }
+
+    /// The key from `DEPLOYDB_ROLE_SECRET`, or the server's, made on first use.
+    pub async fn load(session: &Session, env: &Env) -> Result<RoleKey> {
+        if let Some(secret) = env.get("DEPLOYDB_ROLE_SECRET") {
+            return from_secret(secret);
+        }
+        if let Some(key) = read(session).await? {
+            return Ok(key);
+        }
+        create(session).await
+    }
+}
+
+fn from_secret(secret: &str) -> Result<RoleKey> {
+    if secret.chars().count() < MIN_SECRET {
+        return Err(Error::usage(format!(
+            "DEPLOYDB_ROLE_SECRET is {} characters long; at least {MIN_SECRET} are needed",
+            secret.chars().count()
+        ))
+        .with_hint("use a random secret, e.g. `openssl rand -base64 32`, or unset it to let deploydb keep a key on the server"));
+    }
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(b"deploydb role key id");
+    let id: String = mac.finalize().into_bytes()[..ID_BYTES / 2]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(RoleKey {
+        key: Secret::new(secret),
+        id: format!("env-{id}"),
+    })
+}
+
+/// The admin's key object, when there is one and only the admin can read it.
+async fn read(session: &Session) -> Result<Option<RoleKey>> {
+    let rows = session
+        .client
+        .query_typed(
+            "SELECT pg_catalog.current_setting('lo_compat_privileges')::bool, \
+                    (SELECT pg_catalog.lo_get(m.oid) \
+                     FROM pg_catalog.pg_largeobject_metadata m \
+                     JOIN pg_catalog.pg_description d \
+                       ON d.objoid = m.oid AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass \
+                     WHERE m.lomowner = pg_catalog.to_regrole(pg_catalog.quote_ident(current_user))::oid \
+                       AND d.description = $1 \
+                     ORDER BY m.oid LIMIT 1)",
+            &[(&MARK, Type::TEXT)],
+        )
+        .await
+        .map_err(|e| fail("read", &e))?;
+    let row = rows.first().ok_or_else(|| Error::server("no row"))?;
+    let compat: bool = row.get(0);
+    if compat {
+        return Err(Error::server(
+            "lo_compat_privileges is on: every role could read the key deploydb keeps for role passwords",
+        )
+        .with_hint("turn lo_compat_privileges off, or set DEPLOYDB_ROLE_SECRET (32+ random characters)"));
+    }
+    let bytes: Option<Vec<u8>> = row.get(1);
+    Ok(bytes.and_then(|b| parse(&b)))
+}
+
+fn parse(bytes: &[u8]) -> Option<RoleKey> {
+    if bytes.len() != ID_BYTES + KEY_BYTES {
+        return None;
+    }
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    Some(RoleKey {
+        id: hex(&bytes[..ID_BYTES]),
+        key: Secret::new(hex(&bytes[ID_BYTES..])),
+    })
+}
+
+/// Makes the key object under a lock, so racing first runs agree on one key; a run that waited
+/// reads the one the leader made.
+async fn create(session: &Session) -> Result<RoleKey> {
+    let mut bytes = vec![0u8; ID_BYTES + KEY_BYTES];
+    getrandom::fill(&mut bytes).expect("the OS random number generator works");
+    let lock = lock::key(session.admin(), "role-key", MARK);
+    let statement = format!(
+        "BEGIN; SET LOCAL lock_timeout = '{}s'; SELECT pg_catalog.pg_advisory_xact_lock({lock})",
+        session.timeout().as_secs().max(1)
+    );
+    let client = &session.client;
+    let result = async {
+        client.batch_execute(&statement).await?;
+        let existing = client
+            .query_typed(
+                "SELECT m.oid FROM pg_catalog.pg_largeobject_metadata m \
+                 JOIN pg_catalog.pg_description d \
+                   ON d.objoid = m.oid AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass \
+                 WHERE m.lomowner = pg_catalog.to_regrole(pg_catalog.quote_ident(current_user))::oid \
+                   AND d.description = $1",
+                &[(&MARK, Type::TEXT)],
+            )
+            .await?;
+        if existing.is_empty() {
+            let oid: u32 = client
+                .query_typed_one(
+                    "SELECT pg_catalog.lo_from_bytea(0, $1)",
+                    &[(&bytes, Type::BYTEA)],
+                )
+                .await?
+                .get(0);
+            client
+                .batch_execute(&format!("COMMENT ON LARGE OBJECT {oid} IS '{MARK}'"))
+                .await?;
+        }
+        client.batch_execute("COMMIT").await
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(fail("create", &e).with_hint(
+            "the admin must be able to create a large object in its own database; or set DEPLOYDB_ROLE_SECRET (32+ random characters)",
+        ));
+    }
+    read(session)
+        .await?
+        .ok_or_else(|| Error::server("the role key deploydb made cannot be read back"))
+}
+
+fn fail(action: &str, e: &tokio_postgres::Error) -> Error {
+    Error::server(format!(
+        "could not {action} the key for timeline role passwords: {}",
+        describe(e)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_secret_is_refused_and_a_long_one_has_a_stable_id() {
+        assert!(from_secret("short").is_err());
+        let secret = "x".repeat(40);
+        let (a, b) = (from_secret(&secret).unwrap(), from_secret(&secret).unwrap());
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.password("r"), b.password("r"));
+        assert_ne!(a.id, from_secret(&"y".repeat(40)).unwrap().id);
+    }
+
+    #[test]
+    fn the_stored_form_is_id_then_key() {
+        let bytes: Vec<u8> = (0..48).collect();
+        let key = parse(&bytes).unwrap();
+        assert_eq!(key.id.len(), 32);
+        assert!(parse(&bytes[..47]).is_none());
+    }
+}
