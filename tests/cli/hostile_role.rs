@@ -269,9 +269,8 @@ fn a_rewritten_record_is_printed_inert_and_decides_nothing() {
 /// branch is copied from (a trigger on a copied table) and to hold a session on it so that
 /// production's rebuild is skipped. It can do neither; the next branch is clean and owns what
 /// it was copied, and production rebuilds the template.
-#[test]
-fn a_branch_role_cannot_poison_or_pin_the_template() {
-    let server = Server::start();
+fn template_attack(major: u32) {
+    let server = Server::start_major(major);
     let repo = Repo::new("main");
     repo.write(
         "deploydb.toml",
@@ -329,4 +328,16 @@ fn a_branch_role_cannot_poison_or_pin_the_template() {
         ),
         vec!["shop--next|0"]
     );
+}
+
+#[test]
+fn a_branch_role_cannot_poison_or_pin_the_template_on_15() {
+    template_attack(15);
+}
+
+/// 16 changed what a CREATEROLE admin may do with the roles it made; REASSIGN OWNED needs the
+/// privileges of both roles.
+#[test]
+fn a_branch_role_cannot_poison_or_pin_the_template_on_17() {
+    template_attack(17);
 }
