@@ -217,8 +217,17 @@ impl Cluster {
     /// started it dies, so a test that is killed leaves no server behind.
     fn start_child(&self) -> Result<Child> {
         let log = self.log_file();
-        let log_file =
-            fs::File::create(&log).map_err(|e| Error::io(Kind::Local, "create", &log, e))?;
+        // Never through a link: the folder belongs to the server's account, we may be root.
+        let log_file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&log)
+        }
+        .map_err(|e| Error::io(Kind::Local, "create", &log, e))?;
         self.hand_over(&log)?;
         let mut command = self.command("postgres");
         command
@@ -506,6 +515,8 @@ fn read_state(path: &Path) -> Result<Option<State>> {
     }
 }
 
+/// Writes a file only its owner may read, never through a link planted at `path` (deploydb may
+/// run as root, and these files hold the cluster's password).
 fn write_private(path: &Path, text: &str) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = fs::OpenOptions::new()
@@ -513,6 +524,7 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
         .create(true)
         .truncate(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| Error::io(Kind::Local, "create", path, e))?;
     file.write_all(text.as_bytes())
@@ -522,10 +534,13 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 /// An exclusive `flock` held until the returned file is dropped.
 fn lock(path: &Path) -> Result<fs::File> {
     use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
     let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| Error::io(Kind::Local, "open", path, e))?;
     // SAFETY: flock on a descriptor we own.
@@ -569,4 +584,30 @@ fn check_output(what: &str, output: std::io::Result<std::process::Output>) -> Re
         "{what} failed ({}): {detail}",
         output.status
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link planted where the cluster's password file goes is refused, and what it points at
+    /// is left alone.
+    #[test]
+    fn private_files_are_never_written_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, "untouched").unwrap();
+        let link = dir.path().join("pwfile");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(write_private(&link, "secret").is_err());
+        assert!(lock(&link).is_err());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "untouched");
+        let plain = dir.path().join("plain");
+        write_private(&plain, "secret").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&plain).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
 }
