@@ -64,7 +64,7 @@ fn exists(dir: &Path, rel: &str) -> bool {
 }
 
 fn node(dir: &Path, root: &Path, found: &mut Vec<(&'static str, String)>) {
-    let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+    let Ok(text) = super::read::text(&dir.join("package.json")) else {
         return;
     };
     let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
@@ -154,7 +154,7 @@ fn python_runner(dir: &Path, root: &Path) -> (&'static str, &'static str) {
     }
     // No lockfile committed: the project's own pyproject.toml still says who manages it.
     for d in up_to_root(dir, root) {
-        let text = std::fs::read_to_string(d.join("pyproject.toml")).unwrap_or_default();
+        let text = super::read::text(&d.join("pyproject.toml")).unwrap_or_default();
         if text.contains("[tool.poetry") {
             return ("poetry run ", "");
         } else if text.contains("[tool.uv") {
@@ -178,7 +178,7 @@ fn python(dir: &Path, root: &Path, found: &mut Vec<(&'static str, String)>) {
 }
 
 fn go(dir: &Path, found: &mut Vec<(&'static str, String)>) {
-    let Ok(text) = std::fs::read_to_string(dir.join("go.mod")) else {
+    let Ok(text) = super::read::text(&dir.join("go.mod")) else {
         return;
     };
     let modules: Vec<&str> = super::go::requires(&text)
@@ -222,7 +222,7 @@ fn rust(dir: &Path, rel: &str, findings: &[Finding], found: &mut Vec<(&'static s
 }
 
 fn ruby(dir: &Path, found: &mut Vec<(&'static str, String)>) {
-    let Ok(gemfile) = std::fs::read_to_string(dir.join("Gemfile")) else {
+    let Ok(gemfile) = super::read::text(&dir.join("Gemfile")) else {
         return;
     };
     let rails = gemfile.lines().any(|l| {
@@ -248,7 +248,7 @@ fn plain_sql(dir: &Path, found: &mut Vec<(&'static str, String)>) {
     if !sql.is_empty() {
         let dbmate = sql
             .iter()
-            .any(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("-- migrate:up")));
+            .any(|p| super::read::text(p).is_ok_and(|t| t.contains("-- migrate:up")));
         if dbmate {
             found.push((
                 "dbmate",

@@ -10,6 +10,7 @@ mod migrations;
 mod node;
 mod prisma;
 mod python;
+mod read;
 mod ruby;
 mod rust;
 mod summary;
@@ -188,8 +189,9 @@ pub fn scan(root: &Path) -> Result<Report> {
     });
     let mut found = Found::default();
     let mut read: BTreeSet<PathBuf> = BTreeSet::new();
-    // (file, the component of the requirements file that included it, if it was included)
-    let mut queue: Vec<(PathBuf, Option<String>)> = files
+    // (file, the component of the requirements file that included it and how deep, if it was
+    // included)
+    let mut queue: Vec<(PathBuf, Option<(String, usize)>)> = files
         .iter()
         .filter(|p| is_manifest(p))
         .map(|p| (p.clone(), None))
@@ -198,6 +200,7 @@ pub fn scan(root: &Path) -> Result<Report> {
         if !read.insert(path.clone()) {
             continue;
         }
+        let depth = included_by.as_ref().map_or(0, |(_, d)| *d);
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -207,7 +210,7 @@ pub fn scan(root: &Path) -> Result<Report> {
             || (name.starts_with("requirements") && name.ends_with(".txt"));
         let reader = reader_for(name).unwrap_or(python::read_requirements);
         let rel = relative(root, &path);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match read::text(&path) {
             Ok(text) => text,
             Err(e) => {
                 found.warnings.push(Warning {
@@ -218,7 +221,9 @@ pub fn scan(root: &Path) -> Result<Report> {
             }
         };
         // An included file (requirements/base.txt) belongs to the app that includes it.
-        let component = included_by.unwrap_or_else(|| component_of(root, &path, name));
+        let component = included_by
+            .map(|(c, _)| c)
+            .unwrap_or_else(|| component_of(root, &path, name));
         let manifest = Manifest {
             path: path.clone(),
             rel,
@@ -227,13 +232,33 @@ pub fn scan(root: &Path) -> Result<Report> {
         };
         reader(&manifest, &mut found);
         if requirements {
+            // Includes are resolved (no `..` or link leads out of the repository, and a loop
+            // through `..` is one path, read once) and followed a bounded number deep.
             let component = manifest.component.clone();
-            queue.extend(
-                python::includes(&manifest)
-                    .into_iter()
-                    .filter(|p| p.starts_with(root))
-                    .map(|p| (p, Some(component.clone()))),
-            );
+            for include in python::includes(&manifest) {
+                let Some(resolved) = read::inside(root, &include) else {
+                    found.warnings.push(Warning {
+                        file: manifest.rel.clone(),
+                        message: format!(
+                            "includes {}, which is not a file inside the repository; not read",
+                            include.strip_prefix(root).unwrap_or(&include).display()
+                        ),
+                    });
+                    continue;
+                };
+                if depth >= read::MAX_INCLUDE_DEPTH {
+                    found.warnings.push(Warning {
+                        file: manifest.rel.clone(),
+                        message: format!(
+                            "includes nested more than {} deep; {} not read",
+                            read::MAX_INCLUDE_DEPTH,
+                            relative(root, &resolved)
+                        ),
+                    });
+                    continue;
+                }
+                queue.push((resolved, Some((component.clone(), depth + 1))));
+            }
         }
     }
     found

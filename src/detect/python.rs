@@ -105,7 +105,6 @@ pub(super) fn includes(manifest: &Manifest) -> Vec<PathBuf> {
             let target = rest.trim_start_matches('=').trim();
             (!target.is_empty()).then(|| dir.join(target))
         })
-        .filter(|p| p.is_file())
         .collect()
 }
 

@@ -32,7 +32,7 @@ pub(super) fn read(manifest: &Manifest, found: &mut Found) {
             return;
         }
     };
-    let workspace = workspace_dependencies(&manifest.path, &cargo);
+    let workspace = workspace_dependencies(manifest, &cargo);
     let tables = [
         &cargo.dependencies,
         &cargo.dev_dependencies,
@@ -57,15 +57,23 @@ pub(super) fn read(manifest: &Manifest, found: &mut Found) {
 }
 
 /// `[workspace.dependencies]` of this manifest's workspace: its own, or the nearest ancestor's.
-fn workspace_dependencies(path: &Path, own: &CargoManifest) -> Option<DepsSet> {
+fn workspace_dependencies(manifest: &Manifest, own: &CargoManifest) -> Option<DepsSet> {
     if let Some(ws) = &own.workspace {
         return Some(ws.dependencies.clone());
     }
-    path.parent()?.ancestors().skip(1).take(8).find_map(|dir| {
-        let text = std::fs::read(dir.join("Cargo.toml")).ok()?;
-        let parent = CargoManifest::from_slice(&text).ok()?;
-        parent.workspace.map(|w| w.dependencies)
-    })
+    // The repository's root is the manifest's path less its relative one: the search for the
+    // workspace's Cargo.toml stops there.
+    let depth = Path::new(&manifest.rel).components().count();
+    let root = manifest.path.ancestors().nth(depth)?;
+    let dir = manifest.path.parent()?;
+    dir.ancestors()
+        .skip(1)
+        .take_while(|d| d.starts_with(root))
+        .find_map(|dir| {
+            let text = super::read::text(&dir.join("Cargo.toml")).ok()?;
+            let parent = CargoManifest::from_slice(text.as_bytes()).ok()?;
+            parent.workspace.map(|w| w.dependencies)
+        })
 }
 
 fn is_postgres(name: &str, dep: &Dependency, workspace: Option<&DepsSet>) -> bool {

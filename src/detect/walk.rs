@@ -59,7 +59,9 @@ pub fn manifests(root: &Path, wanted: impl Fn(&str) -> bool + Sync) -> Vec<PathB
         let wanted = &wanted;
         Box::new(move |entry| {
             if let Ok(entry) = entry
-                && entry.file_type().is_some_and(|t| t.is_file())
+                // Not only regular files: a FIFO or a link with a manifest's name is listed so
+                // that reading it is refused with a warning, not skipped without a word.
+                && entry.file_type().is_some_and(|t| !t.is_dir())
                 && entry.file_name().to_str().is_some_and(wanted)
             {
                 found

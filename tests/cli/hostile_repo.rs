@@ -323,3 +323,72 @@ subprocess.run(["bash", "-c", 'printf "printf %s\\n" "$(printf %q "$PGPASSWORD")
         assert!(line.contains("****"), "{label} was not masked: {line}");
     }
 }
+
+/// A repository built to stop or bloat `detect`: a FIFO named `package.json`, a `Cargo.toml`
+/// linked to `/dev/zero`, requirements files that include each other through `..` and reach
+/// outside the repository, and an oversized manifest. `detect` finishes (a watchdog kills it
+/// after 60 s, which fails the test), names each refused file in a warning, and peaks under
+/// 20 MB.
+#[test]
+// The child is reaped by wait4, which also reports its peak memory; Child::wait would not.
+#[allow(clippy::zombie_processes)]
+fn hostile_repository_files_cannot_stop_or_bloat_detection() {
+    use std::os::unix::fs::symlink;
+    let repo = Repo::new("main");
+    let root = repo.path();
+    std::fs::remove_file(root.join("package.json")).unwrap();
+    let fifo = std::ffi::CString::new(root.join("package.json").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path inside our temp repository.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    symlink("/dev/zero", root.join("Cargo.toml")).unwrap();
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    repo.write(
+        "requirements.txt",
+        "psycopg2\n-r a/../requirements.txt\n-r a/b/../../requirements.txt\n-r ../../../../../../etc/passwd\n",
+    );
+    repo.write("a/requirements-big.txt", &"x\n".repeat(600_000));
+    let mut child = deploydb(root, &["detect", "--format", "json"], &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_err()
+        {
+            // SAFETY: signalling our own child, not yet reaped (the wait below reaps it).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let _ = done.send(());
+    watchdog.join().unwrap();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "detect did not finish cleanly (status {status}); stdout: {stdout}"
+    );
+    let peak_kib = usage.ru_maxrss;
+    assert!(peak_kib < 20 * 1024, "detect peaked at {peak_kib} KiB");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let warnings = json["warnings"].to_string();
+    for expected in [
+        "package.json",
+        "Cargo.toml",
+        "etc/passwd",
+        "requirements-big.txt",
+    ] {
+        assert!(
+            warnings.contains(expected),
+            "no warning about {expected}: {warnings}"
+        );
+    }
+    assert!(json["engines"].to_string().contains("postgres"), "{json}");
+}
