@@ -341,3 +341,31 @@ fn a_branch_role_cannot_poison_or_pin_the_template_on_15() {
 fn a_branch_role_cannot_poison_or_pin_the_template_on_17() {
     template_attack(17);
 }
+
+/// `prune --older-than` with an age that would overflow (to a negative limit every database
+/// exceeds) is refused before anything is read, and every database stays.
+#[test]
+fn a_huge_prune_age_is_refused_and_drops_nothing() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let admin = admin_env(&server);
+    database_of(&repo, &admin, "branch:old");
+    for age in ["9999999999999999d", "106751991167301d", "365001y"] {
+        let refused = run(deploydb(
+            repo.path(),
+            &["prune", "--older-than", age],
+            &with(&admin, &[]),
+        ))
+        .expect_code(2);
+        assert_eq!(
+            refused
+                .stderr()
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .count(),
+            1,
+            "{refused}"
+        );
+    }
+    assert_eq!(server.databases(), vec!["shop--old".to_string()]);
+}
