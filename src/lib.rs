@@ -86,7 +86,14 @@ fn main_inner(args: Vec<OsString>) -> i32 {
                 .enable_all()
                 .build()
                 .map_err(|e| Error::internal(format!("could not start the async runtime: {e}")))
-                .and_then(|rt| rt.block_on(run(cli, &env, &cwd)))
+                .and_then(|rt| {
+                    let result = rt.block_on(run(cli, &env, &cwd));
+                    // Not a plain drop, which waits for every blocking task: a relay thread
+                    // still reading a pipe that a migration's background process holds open
+                    // would keep the step alive as long as that process lives.
+                    rt.shutdown_background();
+                    result
+                })
         });
     match result {
         Ok(code) => code,

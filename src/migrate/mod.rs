@@ -80,6 +80,10 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // Listening before the spawn: a Ctrl-C that comes in the moment after must reach the
+    // migration's group, not kill deploydb and leave the group running.
+    let mut sigint = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(signal_error)?;
     let mut child = command.spawn().map_err(|e| {
         // As a shell answers: 127 for a command that is not there, 126 for one that may not be
         // run; so `run -- CMD` and `[migrate] command = "CMD"` fail alike.
@@ -106,9 +110,6 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
     let out_task = tokio::task::spawn_blocking(move || relay(stdout, std::io::stdout(), &r1));
     let err_task = tokio::task::spawn_blocking(move || relay(stderr, std::io::stderr(), &r2));
     let mut wait = tokio::task::spawn_blocking(move || child.wait());
-
-    let mut sigint = signal(SignalKind::interrupt()).map_err(signal_error)?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(signal_error)?;
     let deadline = async {
         match invocation.timeout {
             Some(t) => tokio::time::sleep(t).await,
@@ -136,7 +137,9 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
         .expect("the child finished")
         .map_err(|e| Error::internal(format!("waiting for the migration command failed: {e}")))?
         .map_err(|e| Error::internal(format!("waiting for the migration command failed: {e}")))?;
-    // A grandchild that keeps the pipes open must not hold the pipeline step hostage.
+    // A grandchild that keeps the pipes open must not hold the pipeline step hostage: its
+    // output is relayed for 2 s more, then deploydb goes on (and exits without waiting for
+    // the relay threads; see lib.rs).
     let out_mid_line = tokio::time::timeout(Duration::from_secs(2), out_task).await;
     let err_mid_line = tokio::time::timeout(Duration::from_secs(2), err_task).await;
     // An unterminated last line is ended, so deploydb's next line starts on a line of its own.

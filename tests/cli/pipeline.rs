@@ -968,3 +968,26 @@ fn an_unterminated_last_line_is_ended() {
     let stderr = run.stderr();
     assert!(stderr.contains("no newline\n"), "{run}");
 }
+
+/// A migration that leaves a background process holding stdout and stderr open: deploydb
+/// passes the migration's own exit code on and returns while that process still runs (it
+/// would mark `late` when it ends), instead of waiting for the pipes to close.
+#[test]
+fn a_background_process_holding_the_pipes_does_not_keep_the_run_alive() {
+    let server = Server::start();
+    let repo = Repo::new("feature/leak");
+    let env = admin_env(&server);
+    let late = repo.path().join("late");
+    let script = format!("(sleep 20; touch {}) & echo hi; exit 3", late.display());
+    let result = run(deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", &script],
+        &with(&env, &[]),
+    ))
+    .expect_code(3);
+    assert!(result.stdout().contains("hi"), "{result}");
+    assert!(
+        !late.exists(),
+        "deploydb waited for the background process to finish"
+    );
+}
