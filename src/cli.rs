@@ -62,6 +62,8 @@ pub enum Command {
     Ensure(EnsureArgs),
     /// Print the timeline's connection variables (e.g. eval "$(deploydb env)")
     Env(EnvArgs),
+    /// Open psql on the timeline's database as its own role (`-- -c 'SELECT …'` runs one query)
+    Psql(PsqlArgs),
     /// Check the linked server: reachable, TLS, version, privileges (exit 0 only if a deploy would work)
     Check(CheckArgs),
     /// List the databases deploydb manages (from their ownership comments)
@@ -227,6 +229,15 @@ pub struct EnvArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PsqlArgs {
+    #[command(flatten)]
+    pub timeline: TimelineFlag,
+    /// Arguments passed to psql as they are, after `--` (e.g. `-- -c 'SELECT 1'`)
+    #[arg(last = true, value_name = "PSQL_ARGS")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct LocalArgs {
     #[command(subcommand)]
     pub action: LocalAction,
@@ -235,7 +246,12 @@ pub struct LocalArgs {
 #[derive(Debug, Subcommand)]
 pub enum LocalAction {
     /// Where the local cluster lives, and whether it is running
-    Status,
+    Status {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Set the local cluster up (the first time) and start it
+    Start,
     /// Stop the local cluster (it starts again on the next run that needs it)
     Stop,
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::cli::{
     CheckArgs, DetectArgs, DropArgs, EnsureArgs, EnvArgs, Format, Global, ListArgs, LocalAction,
-    LocalArgs, PruneArgs, TimelineArgs, TimelineFlag,
+    LocalArgs, PruneArgs, PsqlArgs, TimelineArgs, TimelineFlag,
 };
 use crate::detect;
 use crate::env::Env;
@@ -79,6 +79,7 @@ pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> R
 pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Result<i32> {
     let config = load_config(global, &args.timeline, None, env, cwd)?;
     let plan = Plan::new(config, env).await?;
+    plan.require_database()?;
     let exports = plan.exports(env)?;
     if env.is_true("GITHUB_ACTIONS") {
         // On stderr, which the runner reads for commands too: stdout may be going into
@@ -89,6 +90,30 @@ pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Resul
     }
     print!("{}", render(&exports, args.format)?);
     Ok(exit::OK)
+}
+
+/// `deploydb psql [--timeline T] [-- ARGS]`: psql on the timeline's database as the timeline's
+/// own role (what its app gets), never as the admin. deploydb is replaced by psql, so an
+/// interactive session has the terminal and signals to itself.
+pub async fn psql(global: &Global, args: PsqlArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    use std::os::unix::process::CommandExt;
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let plan = Plan::new(config, env).await?;
+    plan.require_database()?;
+    let exports = plan.exports(env)?;
+    let child_env = plan.child_env(env, &exports);
+    let program = env.get("DEPLOYDB_PSQL").unwrap_or("psql").to_string();
+    let error = std::process::Command::new(&program)
+        .args(&args.args)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(&child_env)
+        .exec();
+    Err(match error.kind() {
+        std::io::ErrorKind::NotFound => Error::usage(format!("{program} was not found on PATH"))
+            .with_hint("install the PostgreSQL client (postgresql-client, or libpq on macOS), or set DEPLOYDB_PSQL to its path"),
+        _ => Error::usage(format!("could not start {program}: {error}")),
+    })
 }
 
 pub fn detect(global: &Global, args: DetectArgs, env: &Env, cwd: &Path) -> Result<i32> {
@@ -145,13 +170,39 @@ pub async fn prune(global: &Global, args: PruneArgs, env: &Env, cwd: &Path) -> R
 }
 
 pub fn local(args: LocalArgs, env: &Env) -> Result<i32> {
+    if let LocalAction::Start = args.action {
+        let info = local::embedded(env)?;
+        println!("running: {}:{} user {}", info.host, info.port, info.user);
+        return Ok(exit::OK);
+    }
     let cluster = local::existing(env)?;
     match (args.action, cluster) {
+        (
+            LocalAction::Status {
+                format: Format::Json,
+            },
+            cluster,
+        ) => {
+            let value = match &cluster {
+                None => serde_json::json!({
+                    "state": "absent",
+                    "home": local::home(env)?,
+                }),
+                Some(c) => serde_json::json!({
+                    "state": if c.is_running() { "running" } else { "stopped" },
+                    "host": "127.0.0.1",
+                    "port": c.port,
+                    "user": c.superuser,
+                    "data": c.data,
+                }),
+            };
+            println!("{value}");
+        }
         (_, None) => println!(
-            "the local cluster is not set up (it will be under {})",
+            "the local cluster is not set up (it will be under {}; `deploydb local start` sets it up)",
             local::home(env)?.display()
         ),
-        (LocalAction::Status, Some(c)) => {
+        (LocalAction::Status { .. }, Some(c)) => {
             let state = if c.is_running() { "running" } else { "stopped" };
             println!(
                 "{state}: 127.0.0.1:{} user {} data {}",
@@ -168,6 +219,7 @@ pub fn local(args: LocalArgs, env: &Env) -> Result<i32> {
                 println!("not running");
             }
         }
+        (LocalAction::Start, Some(_)) => unreachable!("handled above"),
     }
     Ok(exit::OK)
 }

@@ -116,6 +116,7 @@ pub async fn run(cli: Cli, env: &Env, cwd: &std::path::Path) -> Result<i32> {
         Command::Ensure(args) => commands::ensure(global, args, env, cwd).await,
         Command::Timeline(args) => commands::timeline(global, args, env, cwd),
         Command::Env(args) => commands::env(global, args, env, cwd).await,
+        Command::Psql(args) => commands::psql(global, args, env, cwd).await,
         Command::Detect(args) => commands::detect(global, args, env, cwd),
         Command::Check(args) => commands::check(global, args, env, cwd).await,
         Command::List(args) => commands::list(global, args, env, cwd).await,

@@ -100,6 +100,35 @@ impl Plan {
         })
     }
 
+    /// The whole environment of a program deploydb starts for the timeline (the migration,
+    /// `psql`): deploydb's own, less everything that carries the admin credential, plus the
+    /// exports.
+    pub(crate) fn child_env(&self, env: &Env, exports: &Exports) -> BTreeMap<String, String> {
+        let admin = self.session.admin();
+        let mut child_env: BTreeMap<String, String> = env
+            .iter()
+            .filter(|(k, v)| !instance::is_admin_only(&self.config, admin, k, v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (name, value) in &exports.vars {
+            child_env.insert(name.to_string(), value.expose().to_string());
+        }
+        child_env
+    }
+
+    /// Fails when the timeline's database does not exist yet: credentials for it would be an
+    /// answer that is not true.
+    pub(crate) fn require_database(&self) -> Result<()> {
+        if self.resolved.existing.is_some() {
+            return Ok(());
+        }
+        Err(Error::server(format!(
+            "database {} does not exist yet",
+            self.resolved.database
+        ))
+        .with_hint("run `deploydb ensure` (or `deploydb run`) for this timeline first"))
+    }
+
     /// The variables the app gets.
     pub(crate) fn exports(&self, env: &Env) -> Result<Exports> {
         let mut exports = Exports::new(&self.target);
@@ -612,16 +641,7 @@ impl Migration<'_> {
     /// Runs the command with `exports` in its environment (and not the admin's variables),
     /// its output in a collapsible section, secrets masked. Returns its exit code.
     async fn run(&self, exports: &Exports, secrets: &[String], title: &str) -> Result<i32> {
-        let admin = self.plan.session.admin();
-        let mut child_env: BTreeMap<String, String> = self
-            .env
-            .iter()
-            .filter(|(k, v)| !instance::is_admin_only(&self.plan.config, admin, k, v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (name, value) in &exports.vars {
-            child_env.insert(name.to_string(), value.expose().to_string());
-        }
+        let child_env = self.plan.child_env(self.env, exports);
         let section = "deploydb_migrate";
         if let Some(start) = self.ci.section_start(section, title) {
             println!("{start}");

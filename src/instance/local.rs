@@ -465,6 +465,13 @@ pub fn embedded(env: &Env) -> Result<ConnInfo> {
             if data.exists() {
                 fs::remove_dir_all(&data).map_err(|e| Error::io(Kind::Local, "clear", &data, e))?;
             }
+            crate::report::line(
+                "local",
+                format!(
+                    "setting up the local PostgreSQL in {} (first run, a few seconds)",
+                    data.display()
+                ),
+            );
             let password = Secret::new(random_hex(24));
             let cluster = Cluster::init(&bins, &data, "deploydb", &password, &[], None)?;
             let state = State {
@@ -480,7 +487,13 @@ pub fn embedded(env: &Env) -> Result<ConnInfo> {
         }
     };
     if !cluster.is_running() {
-        tracing::info!(data = %cluster.data.display(), "starting the local PostgreSQL");
+        crate::report::line(
+            "local",
+            format!(
+                "starting the local PostgreSQL on 127.0.0.1:{}",
+                cluster.port
+            ),
+        );
         cluster.start_daemon()?;
     }
     Ok(cluster.conninfo())

@@ -10,6 +10,7 @@ mod output;
 mod pgbouncer;
 mod pipeline;
 mod pipelines;
+mod psql;
 mod security;
 mod servers;
 mod support;

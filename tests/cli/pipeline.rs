@@ -737,9 +737,16 @@ fn quickstart_runs_the_sample_app_on_the_embedded_cluster() {
         .expect_code(0)
     };
     let args = ["run", "--path", fixture, "--timeline", "branch:quickstart"];
+    let absent = local(&["local", "status", "--format", "json"]).json();
+    assert_eq!(absent["state"], "absent");
     let first = local(&args);
     assert!(
         first.stdout().contains("3 products in shop--quickstart"),
+        "{first}"
+    );
+    // The slow first set-up is announced before it starts, not after.
+    assert!(
+        first.stderr().contains("setting up the local PostgreSQL"),
         "{first}"
     );
     assert!(
@@ -763,6 +770,18 @@ fn quickstart_runs_the_sample_app_on_the_embedded_cluster() {
     local(&["local", "stop"]);
     let status = local(&["local", "status"]);
     assert!(status.stdout().starts_with("stopped"), "{status}");
+    assert_eq!(
+        local(&["local", "status", "--format", "json"]).json()["state"],
+        "stopped"
+    );
+    let started = local(&["local", "start"]);
+    assert!(
+        started.stdout().starts_with("running: 127.0.0.1:"),
+        "{started}"
+    );
+    let status = local(&["local", "status", "--format", "json"]).json();
+    assert_eq!(status["state"], "running");
+    assert!(status["port"].as_u64().is_some(), "{status}");
 }
 
 #[test]
