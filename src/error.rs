@@ -195,6 +195,19 @@ impl Error {
         self
     }
 
+    /// Several problems as one error: the first, then each other on a line of its own, so a
+    /// user fixes them all in one go. `None` when there are none.
+    pub fn all(errors: Vec<Error>) -> Option<Error> {
+        let mut errors = errors.into_iter();
+        let mut first = errors.next()?;
+        for other in errors {
+            first
+                .message
+                .push_str(&format!("\n  also: {}", other.message));
+        }
+        Some(first)
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

@@ -159,3 +159,43 @@ fn the_readme_lists_the_exit_codes_the_binary_uses() {
         );
     }
 }
+
+/// A `deploydb.toml` with several mistakes: every one is reported in one run, each with its
+/// line and in the file's words (a section written as a value gets the fix spelled out), and
+/// nothing runs.
+#[test]
+fn every_mistake_in_the_config_file_is_reported_at_once_in_its_own_words() {
+    let repo = Repo::new("main");
+    repo.write(
+        "deploydb.toml",
+        "app = \"shop\"\nmigrate = \"./migrate.sh\"\nisolaton = \"role\"\n",
+    );
+    let shape = run(deploydb(repo.path(), &["timeline"], &[])).expect_code(2);
+    let stderr = shape.stderr();
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{shape}"
+    );
+    assert!(
+        stderr.contains("deploydb.toml:2: `migrate` is a section")
+            && stderr.contains("write `[migrate]`")
+            && stderr.contains("deploydb.toml:3: unknown key `isolaton`"),
+        "{shape}"
+    );
+    assert!(!stderr.contains("MigrateSection") && !stderr.contains("invalid type"), "{shape}");
+
+    repo.write(
+        "deploydb.toml",
+        "app = \"shop\"\nisolation = \"solo\"\n[migrate]\ntimeout = \"forever\"\n",
+    );
+    let values = run(deploydb(repo.path(), &["timeline"], &[])).expect_code(2);
+    let stderr = values.stderr();
+    assert!(
+        stderr.contains("`solo` is not one of role, shared")
+            && stderr.contains("forever")
+            && stderr.contains(":2")
+            && stderr.contains(":4"),
+        "{values}"
+    );
+}

@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod shape;
+
 use crate::duration;
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -155,20 +157,28 @@ impl Config {
             line: line_of(&text, span.start),
         };
 
-        let app = if let Some(app) = overrides.app.clone() {
-            naming::validate_app(&app)?;
-            app
-        } else if let Some(app) = env.get("DEPLOYDB_APP") {
-            naming::validate_app(app).map_err(|e| e.in_context("DEPLOYDB_APP"))?;
-            app.to_string()
-        } else if let Some(app) = &fc.app {
-            naming::validate_app(app.get_ref()).map_err(|e| {
-                at(app.span()).locate(e.in_context(&at(app.span()).describe("app")))
-            })?;
-            app.get_ref().clone()
-        } else {
-            default_app(env, &root)?
+        // Every bad value is reported at once, not one per run.
+        let mut problems: Vec<Error> = Vec::new();
+        let mut gather = |result: Result<()>| {
+            if let Err(e) = result {
+                problems.push(e);
+            }
         };
+        let app =
+            if let Some(app) = overrides.app.clone() {
+                gather(naming::validate_app(&app));
+                app
+            } else if let Some(app) = env.get("DEPLOYDB_APP") {
+                gather(naming::validate_app(app).map_err(|e| e.in_context("DEPLOYDB_APP")));
+                app.to_string()
+            } else if let Some(app) = &fc.app {
+                gather(naming::validate_app(app.get_ref()).map_err(|e| {
+                    at(app.span()).locate(e.in_context(&at(app.span()).describe("app")))
+                }));
+                app.get_ref().clone()
+            } else {
+                default_app(env, &root)?
+            };
 
         let production_branch = overrides
             .production_branch
@@ -176,7 +186,10 @@ impl Config {
             .or_else(|| env.get("DEPLOYDB_PRODUCTION_BRANCH").map(str::to_string));
         let file_production_branch = fc.production_branch;
 
-        let url_env = url_env(env, fc.instance.url_env)?;
+        let url_env = url_env(env, fc.instance.url_env).unwrap_or_else(|e| {
+            gather(Err(e));
+            String::new()
+        });
 
         let connect_timeout = duration_setting(
             env,
@@ -184,7 +197,11 @@ impl Config {
             fc.instance.connect_timeout.as_ref(),
             "instance.connect_timeout",
             &at,
-        )?
+        )
+        .unwrap_or_else(|e| {
+            gather(Err(e));
+            None
+        })
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let migrate_timeout = duration_setting(
             env,
@@ -192,7 +209,11 @@ impl Config {
             fc.migrate.timeout.as_ref(),
             "migrate.timeout",
             &at,
-        )?;
+        )
+        .unwrap_or_else(|e| {
+            gather(Err(e));
+            None
+        });
 
         let lock_timeout = duration_setting(
             env,
@@ -200,7 +221,11 @@ impl Config {
             fc.migrate.lock_timeout.as_ref(),
             "migrate.lock_timeout",
             &at,
-        )?
+        )
+        .unwrap_or_else(|e| {
+            gather(Err(e));
+            None
+        })
         .unwrap_or(DEFAULT_LOCK_TIMEOUT);
         let kill_after = duration_setting(
             env,
@@ -208,7 +233,11 @@ impl Config {
             fc.migrate.kill_after.as_ref(),
             "migrate.kill_after",
             &at,
-        )?
+        )
+        .unwrap_or_else(|e| {
+            gather(Err(e));
+            None
+        })
         .unwrap_or(DEFAULT_KILL_AFTER);
 
         let isolation = choice_setting(
@@ -219,7 +248,11 @@ impl Config {
             &at,
             Isolation::parse,
             "role, shared",
-        )?
+        )
+        .unwrap_or_else(|e| {
+            gather(Err(e));
+            None
+        })
         .unwrap_or_default();
         let preview = choice_setting(
             env,
@@ -229,7 +262,11 @@ impl Config {
             &at,
             PreviewMode::parse,
             "shared, per-pr",
-        )?
+        )
+        .unwrap_or_else(|e| {
+            gather(Err(e));
+            None
+        })
         .unwrap_or_default();
         let branch_from = choice_setting(
             env,
@@ -239,7 +276,11 @@ impl Config {
             &at,
             BranchFrom::parse,
             "empty, template",
-        )?
+        )
+        .unwrap_or_else(|e| {
+            gather(Err(e));
+            None
+        })
         .unwrap_or_default();
         let ca_cert = fc.instance.ca_cert.map(|p| root.join(p));
 
@@ -267,6 +308,10 @@ impl Config {
             )),
             (None, None) => None,
         };
+
+        if let Some(error) = Error::all(problems) {
+            return Err(error);
+        }
 
         Ok(Config {
             root,
@@ -425,6 +470,15 @@ fn git_top(from: &Path) -> Option<PathBuf> {
 fn parse_file(path: &Path) -> Result<(FileConfig, String)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(crate::error::Kind::Usage, "read", path, e))?;
+    let problems: Vec<Error> = shape::problems(&text)
+        .into_iter()
+        .map(|(line, message)| {
+            Error::usage(format!("{}:{line}: {message}", path.display())).located(path, line)
+        })
+        .collect();
+    if let Some(error) = Error::all(problems) {
+        return Err(error.with_hint("see the configuration reference in the README"));
+    }
     let parsed: FileConfig = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|s| line_of(&text, s.start)).unwrap_or(1);
         let message = e.message().trim().replace("field", "key");
