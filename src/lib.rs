@@ -127,15 +127,25 @@ pub async fn run(cli: Cli, env: &Env, cwd: &std::path::Path) -> Result<i32> {
     }
 }
 
+/// `-v` says what deploydb does (connections, locks, what it creates, the command it runs),
+/// `-vv` every step; a CI job re-run with debug logging (`RUNNER_DEBUG=1` on GitHub,
+/// `CI_DEBUG_TRACE=true` on GitLab) gets `-vv`. Never coloured unless stderr is a terminal.
 fn init_tracing(verbose: u8, env: &Env) {
+    let ci_debug = env.get("RUNNER_DEBUG") == Some("1")
+        || env.is_true("ACTIONS_STEP_DEBUG")
+        || env.is_true("CI_DEBUG_TRACE");
+    let verbose = if ci_debug { verbose.max(2) } else { verbose };
     let filter = match (env.get("RUST_LOG"), verbose) {
         (Some(spec), _) => spec.to_string(),
         (None, 0) => "warn".into(),
         (None, 1) => "deploydb=info".into(),
         (None, _) => "deploydb=debug".into(),
     };
+    // SAFETY: isatty only inspects the descriptor.
+    let terminal = unsafe { libc::isatty(2) } == 1;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(terminal && env.get("NO_COLOR").is_none())
         .with_target(false)
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .try_init();

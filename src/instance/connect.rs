@@ -86,6 +86,11 @@ async fn connect_once(
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     remaining: Duration,
 ) -> std::result::Result<Client, Failure> {
+    tracing::debug!(
+        "connecting to {} (sslmode={})",
+        info.redacted(),
+        info.sslmode.as_str()
+    );
     let mut config = info.pg_config();
     config.connect_timeout(info.connect_timeout.unwrap_or(remaining).min(remaining));
     let attempt = async {

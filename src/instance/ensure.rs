@@ -177,8 +177,17 @@ impl Session {
         let read = self.read_statement();
         let state = self.read(&read, name).await?;
         if let Some(done) = self.settled(&state, name, &target)? {
+            tracing::debug!("{name}: in place, nothing to write");
             return Ok(done);
         }
+        tracing::info!(
+            "{name}: {} under the timeline's lock",
+            if state.database.is_none() {
+                "creating"
+            } else {
+                "updating"
+            }
+        );
         let holder = Holder::open(&self.admin, self.timeout).await?;
         let lock_failed = |detail: String| {
             Error::server(format!(

@@ -52,6 +52,7 @@ impl Holder {
 
     /// Starts a transaction and tries `key` exclusively; on `false` the transaction is ended.
     pub async fn try_exclusive(&self, key: i64) -> std::result::Result<bool, String> {
+        tracing::debug!("trying the timeline's lock exclusively");
         let got = first_bool(
             self.client
                 .simple_query(&format!(
@@ -74,6 +75,10 @@ impl Holder {
 
     /// Waits (at most `wait`) until whoever holds `key` exclusively is done, then lets go.
     pub async fn wait_shared(&self, key: i64, wait: Duration) -> std::result::Result<bool, String> {
+        tracing::info!(
+            "another run is creating the database; waiting up to {}s for it",
+            wait.as_secs()
+        );
         let got = self
             .bounded(
                 &format!("pg_catalog.pg_advisory_xact_lock_shared({key})"),

@@ -123,6 +123,11 @@ pub async fn apply(
         return Ok(());
     }
     let action = if creating { "create" } else { "update" };
+    // The statements carry the password's SCRAM verifier: their purpose is logged, not them.
+    tracing::info!(
+        "{action} role {name}: {} statement(s) in one transaction",
+        statements.len()
+    );
     let batch = format!("BEGIN; {}; COMMIT", statements.join("; "));
     let result = client.batch_execute(&batch).await;
     if result.is_err() {

@@ -46,11 +46,14 @@ impl RoleKey {
     /// The key from `DEPLOYDB_ROLE_SECRET`, or the server's, made on first use.
     pub async fn load(session: &Session, env: &Env) -> Result<RoleKey> {
         if let Some(secret) = env.get("DEPLOYDB_ROLE_SECRET") {
+            tracing::debug!("role key: DEPLOYDB_ROLE_SECRET");
             return from_secret(secret);
         }
         if let Some(key) = read(session).await? {
+            tracing::debug!("role key: kept on the server (id {})", key.id);
             return Ok(key);
         }
+        tracing::info!("role key: none on the server yet; making one");
         create(session).await
     }
 }

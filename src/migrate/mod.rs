@@ -80,6 +80,11 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    tracing::info!(
+        "running `{}` in {}",
+        invocation.program.describe(),
+        invocation.dir.display()
+    );
     // Listening before the spawn: a Ctrl-C that comes in the moment after must reach the
     // migration's group, not kill deploydb and leave the group running.
     let mut sigint = signal(SignalKind::interrupt()).map_err(signal_error)?;

@@ -183,7 +183,10 @@ fn every_mistake_in_the_config_file_is_reported_at_once_in_its_own_words() {
             && stderr.contains("deploydb.toml:3: unknown key `isolaton`"),
         "{shape}"
     );
-    assert!(!stderr.contains("MigrateSection") && !stderr.contains("invalid type"), "{shape}");
+    assert!(
+        !stderr.contains("MigrateSection") && !stderr.contains("invalid type"),
+        "{shape}"
+    );
 
     repo.write(
         "deploydb.toml",
@@ -198,4 +201,54 @@ fn every_mistake_in_the_config_file_is_reported_at_once_in_its_own_words() {
             && stderr.contains(":4"),
         "{values}"
     );
+}
+
+/// `-v` shows what deploydb does, `-vv` every step, a CI debug re-run (`RUNNER_DEBUG=1`) the
+/// same as `-vv`: connections (redacted), the lock, what is created, the command run. Never a
+/// password, never colour codes into a pipe; and nothing of it without asking.
+#[test]
+fn verbose_output_says_what_deploydb_does_without_secrets_or_colour() {
+    let server = crate::support::Server::start();
+    let repo = Repo::new("feature/verbose");
+    let admin = crate::support::admin_env(&server);
+    let quiet = run(deploydb(
+        repo.path(),
+        &["run", "--", "true"],
+        &crate::support::with(&admin, &[]),
+    ))
+    .expect_code(0);
+    assert!(!quiet.stderr().contains("connecting to"), "{quiet}");
+    for (flags, extra) in [
+        (&["-vv"][..], &[][..]),
+        (&[][..], &[("RUNNER_DEBUG", "1")][..]),
+    ] {
+        let mut args = flags.to_vec();
+        args.extend(["run", "--timeline", "branch:verbose-2", "--", "true"]);
+        let verbose = run(deploydb(
+            repo.path(),
+            &args,
+            &crate::support::with(&admin, extra),
+        ))
+        .expect_code(0);
+        let stderr = verbose.stderr();
+        for expected in [
+            "connecting to postgresql://",
+            "creating under the timeline's lock",
+            "running `true`",
+        ] {
+            assert!(stderr.contains(expected), "no `{expected}` in\n{verbose}");
+        }
+        assert!(
+            !stderr.contains('\x1b'),
+            "colour codes in a pipe\n{verbose}"
+        );
+        crate::support::assert_no_password(&verbose);
+        // Dropped, so that the next pass creates it again.
+        run(deploydb(
+            repo.path(),
+            &["drop", "--timeline", "branch:verbose-2", "--yes"],
+            &crate::support::with(&admin, &[]),
+        ))
+        .expect_code(0);
+    }
 }
