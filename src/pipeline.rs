@@ -200,7 +200,14 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
     let ci = Ci::from_env(env);
     let format = args.format;
     let mut summary = Summary::default();
+    let started = std::time::Instant::now();
     let result = run_stages(global, args, env, cwd, ci, &mut summary).await;
+    if matches!(format, Format::Text)
+        && let Ok(code) = &result
+        && let Some(line) = closing_line(&summary, *code, started.elapsed())
+    {
+        report::line("done", line);
+    }
     if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
         export::log::append_summary(
             Path::new(path),
@@ -214,6 +221,29 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
         );
     }
     result
+}
+
+/// The last line of a successful run in text mode: what the timeline's database is now, in
+/// one line a reader of the log can stop at. A failure ends with its `error:` line instead.
+fn closing_line(summary: &Summary, code: i32, took: std::time::Duration) -> Option<String> {
+    if let Some(reason) = &summary.skipped {
+        return Some(format!("nothing to do: {reason}"));
+    }
+    let database = summary.database.as_deref()?;
+    let state = if summary.created == Some(true) {
+        "created"
+    } else {
+        "reused"
+    };
+    let migrated = match &summary.migration {
+        Some(m) if code == 0 => format!(", migrated (`{}`)", m.command),
+        Some(_) => return None,
+        None => ", no migration command".to_string(),
+    };
+    Some(format!(
+        "{database} {state}{migrated} in {}",
+        report::human(took)
+    ))
 }
 
 async fn run_stages(

@@ -252,3 +252,32 @@ fn verbose_output_says_what_deploydb_does_without_secrets_or_colour() {
         .expect_code(0);
     }
 }
+
+/// A run in text mode ends with one line saying what the timeline's database is now; a failed
+/// migration ends with its error instead.
+#[test]
+fn a_run_ends_with_a_closing_line() {
+    let server = crate::support::Server::start();
+    let repo = Repo::new("feature/closing");
+    let admin = crate::support::admin_env(&server);
+    let env = crate::support::with(&admin, &[]);
+    let last = |r: &crate::support::Run| r.stderr().lines().last().unwrap_or_default().to_string();
+    let first = run(deploydb(repo.path(), &["run", "--", "true"], &env)).expect_code(0);
+    assert!(
+        last(&first).starts_with(
+            "deploydb: done      shop--feature-closing created, migrated (`true`) in "
+        ),
+        "{first}"
+    );
+    let again = run(deploydb(repo.path(), &["run", "--", "true"], &env)).expect_code(0);
+    assert!(
+        last(&again).contains("shop--feature-closing reused"),
+        "{again}"
+    );
+    let failed = run(deploydb(repo.path(), &["run", "--", "false"], &env)).expect_code(1);
+    assert!(!failed.stderr().contains("deploydb: done"), "{failed}");
+    assert!(
+        last(&failed).starts_with("error:") || failed.stderr().contains("\nerror:"),
+        "{failed}"
+    );
+}
