@@ -36,7 +36,11 @@ impl Ownership {
             app: app.to_string(),
             kind: timeline.kind,
             branch: timeline.branch.clone(),
-            pr: timeline.pr,
+            // The shared preview belongs to no one pull request: a number here would go stale
+            // with the next one.
+            pr: timeline
+                .pr
+                .filter(|_| timeline.kind != Kind::Preview || timeline.own_preview),
             last_deployed_at: Some(created_at.clone()),
             created_at,
             key_id: None,
@@ -58,7 +62,8 @@ impl Ownership {
             && self.kind == timeline.kind
             && match self.kind {
                 Kind::Production | Kind::Template => true,
-                Kind::Preview => self.pr == timeline.pr,
+                // The shared preview is one per app, whichever pull request deploys to it.
+                Kind::Preview => !timeline.own_preview || self.pr == timeline.pr,
                 Kind::Branch => self.branch.is_some() && self.branch == timeline.branch,
             }
     }
@@ -75,8 +80,11 @@ impl Ownership {
         match (self.kind, self.pr, self.branch.as_deref()) {
             (Kind::Production, _, _) => name == naming::production(app),
             (Kind::Template, _, _) => name == naming::template(app),
+            // The shared preview's record carried the creating PR's number before 0.2.
             (Kind::Preview, Some(pr), _) => {
-                name == naming::pr(app, pr) || name == naming::pr_legacy(app, pr)
+                name == naming::pr(app, pr)
+                    || name == naming::pr_legacy(app, pr)
+                    || name == naming::preview(app)
             }
             (Kind::Preview, None, _) => name == naming::preview(app),
             (Kind::Branch, _, Some(branch)) => {

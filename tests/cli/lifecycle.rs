@@ -593,3 +593,42 @@ fn branches_start_from_a_template_at_productions_schema_without_its_data() {
         server.superuser_sql("SELECT count(*) FROM pg_database WHERE datname = 'shop-template'");
     assert_eq!(template, vec!["1"], "prune dropped the template");
 }
+
+/// The shared preview is deployed by one pull request after another: each run uses it, and its
+/// record names no pull request (a number there would be stale with the next one).
+#[test]
+fn the_shared_preview_serves_every_pull_request_and_names_none() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let files = tempfile::tempdir().unwrap();
+    let env = admin_env(&server);
+    for pr in ["7", "8"] {
+        let event = files.path().join(format!("event-{pr}.json"));
+        fs::write(
+            &event,
+            format!(r#"{{"number":{pr},"repository":{{"default_branch":"main"}}}}"#),
+        )
+        .unwrap();
+        let ci = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_REF_NAME", "7/merge"),
+            ("GITHUB_HEAD_REF", "feature/pr"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ];
+        let json = run(deploydb(
+            repo.path(),
+            &["ensure", "--format", "json"],
+            &with(&env, &ci),
+        ))
+        .expect_code(0)
+        .json();
+        assert_eq!(json["database"], "shop-preview");
+    }
+    assert_eq!(
+        server.comment("shop-preview").unwrap()["pr"],
+        serde_json::Value::Null
+    );
+    let list = run(deploydb(repo.path(), &["list"], &with(&env, &[]))).expect_code(0);
+    assert!(!list.stdout().contains('#'), "{list}");
+}
