@@ -199,7 +199,11 @@ fn decide(
             None => return (false, format!("unreadable deploy time `{deployed}`; kept")),
         }
     }
-    (false, format!("in use (last deployed {deployed})"))
+    let why = match (m.record.kind, &m.record.branch, live) {
+        (Kind::Branch, Some(branch), Some(_)) => format!("branch `{branch}` still exists"),
+        _ => "not older than the limit".to_string(),
+    };
+    (false, format!("{why} (last deployed {deployed})"))
 }
 
 /// The live branches: `git ls-remote --heads origin`, a file, or standard input. Lines may be
@@ -222,7 +226,17 @@ fn live_branches(source: &str, config: &Config) -> Result<BTreeSet<String>> {
                     String::from_utf8_lossy(&output.stderr).trim()
                 )));
             }
-            String::from_utf8_lossy(&output.stdout).into_owned()
+            // Local branches count as live too: one that was never pushed (a database made
+            // by `deploydb run` on a laptop) is not gone.
+            let local = std::process::Command::new("git")
+                .args(["for-each-ref", "--format=%(refname)", "refs/heads"])
+                .current_dir(&config.root)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            String::from_utf8_lossy(&output.stdout).into_owned() + &local
         }
         "-" => {
             let mut text = String::new();

@@ -632,3 +632,57 @@ fn the_shared_preview_serves_every_pull_request_and_names_none() {
     let list = run(deploydb(repo.path(), &["list"], &with(&env, &[]))).expect_code(0);
     assert!(!list.stdout().contains('#'), "{list}");
 }
+
+/// `prune --branches-from git`: a branch that exists only in the local checkout (never pushed)
+/// is not gone; one that is in neither place is. Each kept branch says why.
+#[test]
+fn prune_from_git_keeps_local_branches_that_were_never_pushed() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let env = admin_env(&server);
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let origin = tempfile::tempdir().unwrap();
+    git(origin.path(), &["init", "-q", "--bare", "-b", "main"]);
+    fs::remove_dir_all(repo.path().join(".git")).unwrap();
+    git(repo.path(), &["init", "-q", "-b", "main"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "init"]);
+    git(
+        repo.path(),
+        &["remote", "add", "origin", origin.path().to_str().unwrap()],
+    );
+    git(repo.path(), &["push", "-q", "origin", "main"]);
+    git(repo.path(), &["branch", "local-only"]);
+    crate::support::ensure_all(
+        &repo,
+        &with(&env, &[]),
+        None,
+        &["branch:local-only", "branch:gone"],
+    );
+    let pruned = run(deploydb(
+        repo.path(),
+        &["prune", "--branches-from", "git"],
+        &with(&env, &[]),
+    ))
+    .expect_code(0);
+    let stdout = pruned.stdout();
+    assert!(
+        stdout.contains("branch `local-only` still exists")
+            && stdout.contains("branch `gone` no longer exists"),
+        "{pruned}"
+    );
+    let left: Vec<String> = server.databases();
+    assert_eq!(left, vec!["shop--local-only".to_string()], "{pruned}");
+}
