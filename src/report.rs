@@ -84,6 +84,19 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// A name for a log line: a branch can be 100,000 characters long, which no reader wants in
+/// full and which breaks the columns of `list`. Long ones keep their start and say how long
+/// they were; JSON output keeps them whole.
+pub fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    const KEEP: usize = 60;
+    let count = text.chars().count();
+    if count <= KEEP + 20 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let start: String = text.chars().take(KEEP).collect();
+    std::borrow::Cow::Owned(format!("{start}… ({count} characters)"))
+}
+
 /// Text from the server's catalog (a database's comment, which its owner can rewrite) or from a
 /// branch name, made inert for a log: control characters (newlines that would start a
 /// `::error::` workflow command at the beginning of a line, terminal escape sequences) and
@@ -119,5 +132,13 @@ mod tests {
         assert_eq!(inert("\x1b[2Jx"), "\\u{1b}[2Jx");
         assert_eq!(inert("::warning::x"), "\\::warning::x");
         assert_eq!(inert("a\u{202e}b"), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn long_names_are_shortened_for_logs() {
+        assert_eq!(super::shorten("feature/x"), "feature/x");
+        let long = "b".repeat(100_000);
+        let short = super::shorten(&long);
+        assert!(short.starts_with(&"b".repeat(60)) && short.ends_with("… (100000 characters)"));
     }
 }

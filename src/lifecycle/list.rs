@@ -59,7 +59,9 @@ pub async fn run(config: &Config, env: &Env, all_apps: bool, format: Format) -> 
             for row in &rows {
                 let m = row.managed;
                 let what = match (m.record.kind, &m.record.branch, m.record.pr) {
-                    (Kind::Branch, Some(b), _) => format!("branch {b}"),
+                    (Kind::Branch, Some(b), _) => {
+                        format!("branch {}", crate::report::shorten(b))
+                    }
                     (Kind::Preview, _, Some(pr)) => format!("preview #{pr}"),
                     (kind, _, _) => kind.as_str().to_string(),
                 };

@@ -163,7 +163,9 @@ impl Timeline {
 impl fmt::Display for Timeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.kind, &self.branch, self.pr) {
-            (Kind::Branch, Some(branch), _) => write!(f, "branch:{branch}"),
+            (Kind::Branch, Some(branch), _) => {
+                write!(f, "branch:{}", crate::report::shorten(branch))
+            }
             (Kind::Preview, _, Some(pr)) => write!(f, "preview (#{pr})"),
             (kind, _, _) => f.write_str(kind.as_str()),
         }

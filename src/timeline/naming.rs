@@ -15,22 +15,70 @@ pub const MAX_NAME: usize = 63;
 pub const MAX_APP: usize = 40;
 const HASH_HEX: usize = 8;
 
-/// Lower-case ASCII letters and digits; every other run of characters becomes one `-`; trimmed.
+/// Lower-case ASCII letters and digits; Latin letters with marks are folded to theirs (`Ü` to
+/// `u`, `ß` to `ss`); every other run of characters becomes one `-`; trimmed.
 pub fn slug(input: &str) -> String {
+    slug_and_loss(input).0
+}
+
+/// The slug, and whether a letter or digit was lost on the way (`日本語`, `Ω`): such a slug
+/// could be shared by branches that differ only in what was lost, so [`branch`] gives it the
+/// hashed form.
+fn slug_and_loss(input: &str) -> (String, bool) {
     let mut out = String::with_capacity(input.len());
     let mut dash = false;
-    for c in input.chars() {
-        if c.is_ascii_alphanumeric() {
-            if dash && !out.is_empty() {
-                out.push('-');
-            }
-            dash = false;
-            out.push(c.to_ascii_lowercase());
+    let mut lost = false;
+    for c in input.chars().flat_map(char::to_lowercase) {
+        let folded = if c.is_ascii_alphanumeric() {
+            Some(c.encode_utf8(&mut [0; 4]).to_string())
         } else {
-            dash = true;
+            fold(c).map(str::to_string)
+        };
+        match folded {
+            Some(text) => {
+                if dash && !out.is_empty() {
+                    out.push('-');
+                }
+                dash = false;
+                out.push_str(&text);
+            }
+            None => {
+                lost |= c.is_alphanumeric();
+                dash = true;
+            }
         }
     }
-    out
+    (out, lost)
+}
+
+/// The ASCII letters a Latin letter with a mark (or a ligature) stands for.
+fn fold(c: char) -> Option<&'static str> {
+    Some(match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+        'æ' => "ae",
+        'ç' | 'ć' | 'č' | 'ĉ' | 'ċ' => "c",
+        'ď' | 'đ' | 'ð' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
+        'ĝ' | 'ğ' | 'ġ' | 'ģ' => "g",
+        'ĥ' | 'ħ' => "h",
+        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => "i",
+        'ĵ' => "j",
+        'ķ' => "k",
+        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => "l",
+        'ñ' | 'ń' | 'ņ' | 'ň' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => "o",
+        'œ' => "oe",
+        'ŕ' | 'ŗ' | 'ř' => "r",
+        'ś' | 'ŝ' | 'ş' | 'š' => "s",
+        'ß' => "ss",
+        'ţ' | 'ť' | 'ŧ' => "t",
+        'þ' => "th",
+        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => "u",
+        'ŵ' => "w",
+        'ý' | 'ÿ' | 'ŷ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return None,
+    })
 }
 
 /// Checks an app name against `[a-z0-9]+(-[a-z0-9]+)*` and the length cap.
@@ -83,13 +131,14 @@ pub fn pr_legacy(app: &str, number: u64) -> String {
     format!("{app}--pr-{number}")
 }
 
-/// `{app}--{slug}`; when that would pass 63 bytes, or the slug is empty, the slug is cut and
+/// `{app}--{slug}`; when that would pass 63 bytes, the slug is empty, or letters were lost in
+/// it (a script with no ASCII form), the slug is cut and
 /// `-` plus 8 hex digits of SHA-256 of the full branch name are appended, so distinct branches
 /// keep distinct databases.
 pub fn branch(app: &str, branch: &str) -> String {
     let prefix = format!("{app}--");
-    let slug = slug(branch);
-    if !slug.is_empty() && prefix.len() + slug.len() <= MAX_NAME {
+    let (slug, lost) = slug_and_loss(branch);
+    if !slug.is_empty() && !lost && prefix.len() + slug.len() <= MAX_NAME {
         return prefix + &slug;
     }
     branch_hashed(app, branch)
@@ -146,7 +195,8 @@ mod tests {
     fn slug_folds_runs_and_trims() {
         assert_eq!(slug("Feature/Login--Page_2"), "feature-login-page-2");
         assert_eq!(slug("--x--"), "x");
-        assert_eq!(slug("Ünïcode"), "n-code");
+        assert_eq!(slug("Ünïcode"), "unicode");
+        assert_eq!(slug("Straße/Æble"), "strasse-aeble");
         assert_eq!(slug("///"), "");
     }
 
@@ -181,6 +231,15 @@ mod tests {
         assert_eq!(a.len(), MAX_NAME);
         assert_ne!(a, b);
         assert!(a.starts_with("shop--aaaa"));
+    }
+
+    #[test]
+    fn lossy_slugs_are_marked_with_the_hash() {
+        let name = branch("notes", "feat/Ünïcödé/日本語-ß");
+        assert!(name.starts_with("notes--feat-unicode-ss-"), "{name}");
+        assert_eq!(name.len(), "notes--feat-unicode-ss-".len() + HASH_HEX);
+        assert_ne!(name, branch("notes", "feat/Ünïcödé/中文-ß"));
+        assert_eq!(branch("notes", "feat/Ünïcödé"), "notes--feat-unicode");
     }
 
     #[test]

@@ -281,3 +281,49 @@ fn a_run_ends_with_a_closing_line() {
         "{failed}"
     );
 }
+
+/// Branch names as people write them: letters with marks are spelled in ASCII, a script with
+/// no ASCII form marks the name with its hash (so two such branches never meet), and a
+/// 100,000-character name is shortened in the log, whole in JSON.
+#[test]
+fn branch_names_are_transliterated_marked_and_shortened() {
+    let repo = Repo::new("main");
+    let timeline = |branch: &str, format: &str| {
+        run(deploydb(
+            repo.path(),
+            &[
+                "timeline",
+                "--format",
+                format,
+                "--timeline",
+                &format!("branch:{branch}"),
+            ],
+            &[],
+        ))
+        .expect_code(0)
+    };
+    let json = timeline("feat/Ünïcödé/日本語-ß", "json").json();
+    let db = json["database"].as_str().unwrap();
+    assert!(
+        db.starts_with("shop--feat-unicode-ss-") && db.len() == "shop--feat-unicode-ss-".len() + 8,
+        "{db}"
+    );
+    let other = timeline("feat/Ünïcödé/中文-ß", "json").json();
+    assert_ne!(other["database"], json["database"]);
+    assert_eq!(
+        timeline("Straße", "json").json()["database"],
+        "shop--strasse"
+    );
+
+    let long = "x".repeat(100_000);
+    let text = timeline(&long, "text");
+    assert!(text.stdout().len() < 300, "{} bytes", text.stdout().len());
+    assert!(text.stdout().contains("(100000 characters)"), "{text}");
+    assert_eq!(
+        timeline(&long, "json").json()["branch"]
+            .as_str()
+            .unwrap()
+            .len(),
+        100_000
+    );
+}
