@@ -23,7 +23,8 @@ pub async fn connect(info: &ConnInfo, timeout: Duration) -> Result<Client> {
         SslMode::Disable => None,
         _ => Some(tls::connector(info)?),
     };
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     let mut delay = Duration::from_millis(100);
     for attempt in 1.. {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -36,9 +37,13 @@ pub async fn connect(info: &ConnInfo, timeout: Duration) -> Result<Client> {
         if !retryable || Instant::now() + pause >= deadline {
             let mut error = connect_error(info, &failure);
             if retryable {
+                // What really happened: the next pause would have passed the deadline, so
+                // the time spent is less than the timeout.
                 error.message = format!(
-                    "{} (gave up after {attempt} attempts in {}s)",
+                    "{} (gave up after {attempt} attempt{} in {:.1}s; the limit is {}s)",
                     error.message,
+                    if attempt == 1 { "" } else { "s" },
+                    started.elapsed().as_secs_f64(),
                     timeout.as_secs()
                 );
             }
@@ -151,6 +156,16 @@ fn is_retryable(failure: &Failure) -> bool {
             // The driver's own errors: I/O and closed connections are transient; TLS is not.
             None => {
                 let text = e.to_string();
+                // A host name that does not exist stays so: a typo is reported at once, not
+                // after the whole timeout. A temporary resolver failure is retried. (The cause
+                // is in the error's source, which `describe` includes.)
+                let full = describe(e);
+                if full.contains("Name or service not known")
+                    || full.contains("nodename nor servname")
+                    || full.contains("No address associated with hostname")
+                {
+                    return false;
+                }
                 text.starts_with("error connecting to server")
                     || text.starts_with("connection closed")
                     || text.starts_with("error communicating with the server")
@@ -168,6 +183,12 @@ fn connect_error(info: &ConnInfo, failure: &Failure) -> Error {
         Some("3D000") => "that database does not exist; name an existing one in the URL (usually postgres)".to_string(),
         Some("53300") => "the server has no free connection slots; retry later or raise max_connections".to_string(),
         Some("57P03") => "the server is still starting up; raise [instance] connect_timeout to wait longer".to_string(),
+        _ if detail.contains("Name or service not known")
+            || detail.contains("nodename nor servname")
+            || detail.contains("No address associated with hostname") =>
+        {
+            format!("the host name `{}` does not resolve; check it for a typo", info.host)
+        }
         _ if detail.contains("does not support TLS") => {
             "the server does not offer TLS; enable ssl on the server, or use sslmode=prefer where the network is trusted".to_string()
         }

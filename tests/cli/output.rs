@@ -327,3 +327,26 @@ fn branch_names_are_transliterated_marked_and_shortened() {
         100_000
     );
 }
+
+/// A host name that does not resolve is a typo until proven otherwise: one error naming the
+/// host, at once, with no retry (a 30 s wait would tell the user nothing more).
+#[test]
+fn a_host_name_that_does_not_resolve_is_reported_without_retrying() {
+    let repo = Repo::new("main");
+    let failed = run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &[(
+            "DEPLOYDB_ADMIN_URL",
+            "postgresql://u:secret-pw@no-such-host.invalid:5432/postgres",
+        )],
+    ))
+    .expect_code(5);
+    let stderr = failed.stderr();
+    assert!(!stderr.contains("retrying"), "{failed}");
+    assert!(
+        stderr.contains("the host name `no-such-host.invalid` does not resolve"),
+        "{failed}"
+    );
+    assert!(!stderr.contains("secret-pw"), "{failed}");
+}
