@@ -441,10 +441,34 @@ pub fn home(env: &Env) -> Result<PathBuf> {
         })
 }
 
+/// As root the server runs as the `postgres` account, which must be able to pass through every
+/// folder above its data directory; `/root` (where `XDG_DATA_HOME` often points) is closed to
+/// it. Said plainly here rather than as the server's permission error at start.
+fn reachable_by_server(home: &Path) -> Result<()> {
+    if server_account()?.is_none() {
+        return Ok(());
+    }
+    for dir in home.ancestors().skip(1) {
+        let Ok(meta) = fs::metadata(dir) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o001 == 0 {
+            return Err(Error::local(format!(
+                "the local cluster's folder {} is inside {}, which the postgres account (the server runs as it, since deploydb is root) cannot enter",
+                home.display(),
+                dir.display()
+            ))
+            .with_hint("unset XDG_DATA_HOME (root's default is /var/lib/deploydb), or point it at a folder outside root's home"));
+        }
+    }
+    Ok(())
+}
+
 /// The embedded default: set it up on first use, start it if it is not running, and return the
 /// admin connection. A lock file keeps two concurrent runs from setting it up twice.
 pub fn embedded(env: &Env) -> Result<ConnInfo> {
     let home = home(env)?;
+    reachable_by_server(&home)?;
     fs::create_dir_all(&home).map_err(|e| Error::io(Kind::Local, "create", &home, e))?;
     // The postgres account must be able to pass through to the data directory.
     let _ = fs::set_permissions(&home, fs::Permissions::from_mode(0o755));

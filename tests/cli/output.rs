@@ -350,3 +350,32 @@ fn a_host_name_that_does_not_resolve_is_reported_without_retrying() {
     );
     assert!(!stderr.contains("secret-pw"), "{failed}");
 }
+
+/// As root, a local cluster folder under `/root` (closed to the postgres account the server
+/// runs as) is refused up front with what to do, and nothing is created there.
+#[test]
+fn a_local_cluster_folder_the_server_account_cannot_enter_is_named() {
+    if unsafe { libc::geteuid() } != 0 {
+        return; // Only root switches to the postgres account.
+    }
+    let closed = tempfile::Builder::new()
+        .prefix("deploydb-closed-")
+        .tempdir()
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(closed.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let xdg = closed.path().join("xdg");
+    let repo = Repo::new("main");
+    let failed = run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &[("XDG_DATA_HOME", xdg.to_str().unwrap())],
+    ))
+    .expect_code(7);
+    assert!(
+        failed.stderr().contains("which the postgres account")
+            && failed.stderr().contains("hint: unset XDG_DATA_HOME"),
+        "{failed}"
+    );
+    assert!(!xdg.exists(), "a folder was created");
+}
