@@ -98,10 +98,13 @@ fn main_inner(args: Vec<OsString>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            if let Some(annotation) = ci.annotation(&e) {
-                println!("{annotation}");
+            // On GitHub the annotation is the error line: the runner shows it in the log as
+            // well as on the run's page, so printing both would say everything twice.
+            let workspace = env.get("GITHUB_WORKSPACE").map(std::path::Path::new);
+            match ci.annotation(&e, workspace) {
+                Some(annotation) => println!("{annotation}"),
+                None => eprintln!("{e}"),
             }
-            eprintln!("{e}");
             e.exit_code()
         }
     }

@@ -45,12 +45,17 @@ impl Ci {
     }
 
     /// GitHub's `::error` command for `error`, pointing at the file and line when known.
-    pub fn annotation(self, error: &Error) -> Option<String> {
+    /// GitHub's `::error` line for `error`, its file given relative to `workspace` (GitHub
+    /// places annotations by the path in the repository, not the runner's absolute one).
+    pub fn annotation(self, error: &Error, workspace: Option<&Path>) -> Option<String> {
         if self != Ci::Github {
             return None;
         }
         let mut properties = vec!["title=deploydb".to_string()];
         if let Some((file, line)) = &error.location {
+            let file = workspace
+                .and_then(|w| file.strip_prefix(w).ok())
+                .unwrap_or(file);
             properties.push(format!(
                 "file={}",
                 escape_property(&file.display().to_string())
@@ -100,12 +105,17 @@ mod tests {
         let error = Error::usage("bad\nvalue 100%")
             .located(Path::new("dir/deploy,db.toml"), 4)
             .with_hint("fix it");
-        let line = Ci::Github.annotation(&error).unwrap();
+        let line = Ci::Github.annotation(&error, None).unwrap();
         assert_eq!(
             line,
             "::error title=deploydb,file=dir/deploy%2Cdb.toml,line=4::bad%0Avalue 100%25%0Ahint: fix it"
         );
-        assert!(Ci::Gitlab.annotation(&error).is_none());
+        assert!(Ci::Gitlab.annotation(&error, None).is_none());
+        let absolute = Error::usage("x").located(Path::new("/runner/work/app/deploydb.toml"), 2);
+        let line = Ci::Github
+            .annotation(&absolute, Some(Path::new("/runner/work/app")))
+            .unwrap();
+        assert!(line.contains("file=deploydb.toml,line=2"), "{line}");
     }
 
     #[test]

@@ -169,8 +169,8 @@ fn a_fork_pull_request_with_our_secrets_names_its_timeline() {
         &with(&admin, &ci),
     ))
     .expect_code(3);
-    assert!(run.stderr().contains("pull_request_target"), "{run}");
-    assert!(run.stderr().contains("--timeline"), "{run}");
+    assert!(run.errors().contains("pull_request_target"), "{run}");
+    assert!(run.errors().contains("--timeline"), "{run}");
     assert_eq!(server.databases(), Vec::<String>::new());
 }
 
@@ -195,7 +195,7 @@ fn a_comment_on_the_default_branch_is_not_a_production_deploy() {
             ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
         ];
         let run = run(deploydb(repo.path(), &["run"], &with(&admin, &ci))).expect_code(3);
-        assert!(run.stderr().contains("--timeline"), "{run}");
+        assert!(run.errors().contains("--timeline"), "{run}");
     }
     assert_eq!(
         server.databases(),
@@ -219,7 +219,7 @@ fn a_ci_job_without_the_admin_secret_stops() {
         ("XDG_DATA_HOME", "/nonexistent/deploydb-must-not-create"),
     ];
     let run = run(deploydb(repo.path(), &["run"], &ci)).expect_code(2);
-    let stderr = run.stderr();
+    let stderr = run.errors();
     assert!(stderr.contains("DEPLOYDB_ADMIN_URL"), "{run}");
     assert!(stderr.contains("DEPLOYDB_LOCAL=true"), "{run}");
     assert!(!std::path::Path::new("/nonexistent/deploydb-must-not-create").exists());

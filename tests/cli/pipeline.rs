@@ -401,7 +401,7 @@ fn tag_pipelines_are_refused_not_sent_to_production() {
         &with(&admin_env(&server), &ci),
     ))
     .expect_code(3);
-    assert!(result.stderr().contains("v1.2.0"), "{result}");
+    assert!(result.errors().contains("v1.2.0"), "{result}");
     assert!(server.databases().is_empty());
 }
 

@@ -206,6 +206,24 @@ impl Run {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
     }
 
+    /// What the run said went wrong: its stderr, plus GitHub `::error` annotations on stdout
+    /// unescaped (in GitHub mode the annotation is the error line, printed once).
+    pub fn errors(&self) -> String {
+        let annotations: String = self
+            .stdout()
+            .lines()
+            .filter_map(|l| l.strip_prefix("::error "))
+            .filter_map(|l| l.split_once("::").map(|(_, m)| m.to_string()))
+            .map(|m| {
+                m.replace("%0A", "\n")
+                    .replace("%0D", "\r")
+                    .replace("%25", "%")
+                    + "\n"
+            })
+            .collect();
+        format!("{}{annotations}", self.stderr())
+    }
+
     pub fn code(&self) -> Option<i32> {
         self.output.status.code()
     }
