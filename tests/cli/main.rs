@@ -11,4 +11,5 @@ mod pipeline;
 mod pipelines;
 mod security;
 mod servers;
+mod ship;
 mod support;
