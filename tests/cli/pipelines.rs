@@ -342,7 +342,7 @@ use:
 }
 
 #[test]
-fn the_action_and_example_workflows_pass_actionlint_and_zizmor() {
+fn the_action_and_the_example_and_release_workflows_pass_actionlint_and_zizmor() {
     let workflows: Vec<_> = fs::read_dir(root().join("examples/github"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -353,6 +353,12 @@ fn the_action_and_example_workflows_pass_actionlint_and_zizmor() {
         4,
         "deploy, preview, drop-preview and prune"
     );
+    // The project's own: CI on three systems, and the release (binaries, image, npm, PyPI).
+    let own = [
+        root().join(".github/workflows/ci.yml"),
+        root().join(".github/workflows/release.yml"),
+    ];
+    let workflows: Vec<_> = workflows.into_iter().chain(own).collect();
     let actionlint = Command::new(tool("actionlint"))
         .args(&workflows)
         .output()
