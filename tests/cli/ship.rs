@@ -355,3 +355,262 @@ fn the_install_script_checks_with_shasum_where_sha256sum_is_missing() {
     assert!(!to.path().join("deploydb").exists());
     assert_eq!(server.requests().len(), 2);
 }
+
+/// Release assets for Linux x86_64 in a plain folder (deploydb-<target>.tar.gz, SHA256SUMS),
+/// as the release workflow hands them to the npm and PyPI packaging.
+fn dist() -> (tempfile::TempDir, PathBuf) {
+    let tree = release_tree(VERSION);
+    let dir = tree.path().join("download").join(VERSION);
+    (tree, dir)
+}
+
+/// The embedded local cluster of one test, in its own data folder, stopped at the end.
+struct LocalCluster {
+    data: tempfile::TempDir,
+}
+
+impl LocalCluster {
+    fn new() -> LocalCluster {
+        let data = tempfile::tempdir().unwrap();
+        // The postgres account (when tests run as root) must be able to enter the data folder.
+        let status = Command::new("chmod").arg("755").arg(data.path()).status();
+        assert!(status.is_ok_and(|s| s.success()));
+        LocalCluster { data }
+    }
+
+    fn xdg(&self) -> &Path {
+        self.data.path()
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_deploydb"))
+            .args(["local", "stop"])
+            .env("XDG_DATA_HOME", self.data.path())
+            .output();
+    }
+}
+
+/// Runs a package manager's hook in `app` as a developer would: a clean environment with no
+/// admin URL (so the embedded cluster), PATH without this build's deploydb.
+fn hook(app: &Path, path: &str, cluster: &LocalCluster, program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(app)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", app)
+        .env("XDG_DATA_HOME", cluster.xdg())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{program} {args:?}:\n{text}");
+    text
+}
+
+/// A throwaway app folder on a branch, outside the repository.
+fn app(branch: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let app = tempfile::Builder::new().prefix("shop-").tempdir().unwrap();
+    fs::create_dir_all(app.path().join(".git")).unwrap();
+    fs::write(
+        app.path().join(".git/HEAD"),
+        format!("ref: refs/heads/{branch}\n"),
+    )
+    .unwrap();
+    fs::write(app.path().join("deploydb.toml"), "app = \"shop\"\n").unwrap();
+    for (name, text) in files {
+        fs::write(app.path().join(name), text).unwrap();
+    }
+    app
+}
+
+/// PATH without the folder of this build's deploydb: the hook must find the packaged one.
+fn path_without_deploydb() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let path: Vec<&str> = path
+        .split(':')
+        .filter(|dir| !Path::new(dir).join("deploydb").exists())
+        .collect();
+    path.join(":")
+}
+
+#[test]
+fn the_npm_packages_install_from_their_tarballs_and_run_the_predeploy_hook() {
+    let (_tree, dist) = dist();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("npm");
+    let built = Command::new("node")
+        .arg(root().join("packaging/npm/build.mjs"))
+        .args(["--version", env!("CARGO_PKG_VERSION"), "--dist"])
+        .arg(&dist)
+        .arg("--out")
+        .arg(&out)
+        .args(["--only", "linux-x64"])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let launcher: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("deploydb/package.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        launcher["optionalDependencies"]["@deploydb/linux-x64"],
+        env!("CARGO_PKG_VERSION")
+    );
+    let platform: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("linux-x64/package.json")).unwrap())
+            .unwrap();
+    assert_eq!(platform["os"], serde_json::json!(["linux"]));
+    assert_eq!(platform["cpu"], serde_json::json!(["x64"]));
+
+    let packs = work.path().join("packs");
+    fs::create_dir_all(&packs).unwrap();
+    let packed = Command::new("npm")
+        .args(["pack", "--silent"])
+        .arg(out.join("linux-x64"))
+        .arg(out.join("deploydb"))
+        .current_dir(&packs)
+        .output()
+        .unwrap();
+    assert!(
+        packed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&packed.stderr)
+    );
+    let tarballs: Vec<PathBuf> = String::from_utf8_lossy(&packed.stdout)
+        .lines()
+        .map(|name| packs.join(name.trim()))
+        .collect();
+    assert_eq!(tarballs.len(), 2, "{tarballs:?}");
+
+    let shop = app(
+        "feature/npm",
+        &[(
+            "package.json",
+            r#"{"name":"shop","private":true,"scripts":{"predeploy":"deploydb run -- psql -XAtc 'select current_database()'","deploy":"echo deployed"}}"#,
+        )],
+    );
+    let cluster = LocalCluster::new();
+    let path = path_without_deploydb();
+    // --offline: everything comes from the two tarballs, nothing from the registry.
+    let mut install = vec!["install", "--offline", "--no-audit", "--no-fund", "-D"];
+    install.extend(tarballs.iter().map(|t| t.to_str().unwrap()));
+    hook(shop.path(), &path, &cluster, "npm", &install);
+    assert!(
+        shop.path()
+            .join("node_modules/@deploydb/linux-x64/bin/deploydb")
+            .is_file()
+    );
+
+    let log = hook(
+        shop.path(),
+        &path,
+        &cluster,
+        "npm",
+        &["run", "--silent", "deploy"],
+    );
+    let database = log.find("shop--feature-npm\n").expect(&log);
+    let deployed = log.find("deployed").expect(&log);
+    assert!(database < deployed, "predeploy ran after deploy: {log}");
+    assert!(log.contains("shop--feature-npm created"), "{log}");
+
+    // npx runs the same launcher, and deploydb's exit status comes back through it.
+    let npx = Command::new("npx")
+        .args(["--offline", "deploydb", "run", "--timeline", "nope"])
+        .current_dir(shop.path())
+        .env_clear()
+        .env("PATH", &path)
+        .env("HOME", shop.path())
+        .env("XDG_DATA_HOME", cluster.xdg())
+        .output()
+        .unwrap();
+    assert_eq!(npx.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&npx.stderr).contains("error:"));
+}
+
+#[test]
+fn the_pypi_wheel_installs_into_a_venv_and_runs_the_predeploy_hook() {
+    let (_tree, dist) = dist();
+    let work = tempfile::tempdir().unwrap();
+    let wheels = work.path().join("wheels");
+    let built = Command::new("python3")
+        .arg(root().join("packaging/pypi/build_wheel.py"))
+        .args(["--version", env!("CARGO_PKG_VERSION"), "--dist"])
+        .arg(&dist)
+        .arg("--out")
+        .arg(&wheels)
+        .args(["--only", TARGET])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let wheel = PathBuf::from(String::from_utf8_lossy(&built.stdout).trim());
+    assert!(
+        wheel.file_name().unwrap().to_str().unwrap().ends_with(
+            "-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.musllinux_1_1_x86_64.whl"
+        ),
+        "{}",
+        wheel.display()
+    );
+
+    // A fresh venv without pip of its own (fast); the test tools' pip installs into it, from
+    // the wheel file only.
+    let venv = work.path().join("venv");
+    let status = Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(status.success(), "python3 -m venv failed");
+    let pip = crate::support::tool("zizmor").with_file_name("pip");
+    let installed = Command::new(&pip)
+        .arg("--python")
+        .arg(venv.join("bin/python"))
+        .args([
+            "install",
+            "--quiet",
+            "--no-index",
+            "--disable-pip-version-check",
+        ])
+        .arg(&wheel)
+        .output()
+        .unwrap();
+    assert!(
+        installed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+
+    let shop = app(
+        "feature/pypi",
+        &[
+            ("requirements.txt", "psycopg[binary]==3.2.3\n"),
+            (
+                "Makefile",
+                "predeploy:\n\tdeploydb run -- psql -XAtc 'select current_database()'\n\ndeploy: predeploy\n\techo deployed\n",
+            ),
+        ],
+    );
+    let cluster = LocalCluster::new();
+    // As with an activated venv: its bin first.
+    let path = format!("{}:{}", venv.join("bin").display(), path_without_deploydb());
+    let log = hook(
+        shop.path(),
+        &path,
+        &cluster,
+        "make",
+        &["--no-print-directory", "deploy"],
+    );
+    let database = log.find("shop--feature-pypi\n").expect(&log);
+    let deployed = log.rfind("deployed").expect(&log);
+    assert!(database < deployed, "{log}");
+    assert!(log.contains("shop--feature-pypi created"), "{log}");
+}
