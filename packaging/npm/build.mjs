@@ -6,8 +6,8 @@
 //
 //   node packaging/npm/build.mjs --version 0.1.0 --dist dist --out npm [--only linux-x64,...]
 //
-// dist holds deploydb-<target>.tar.gz / .zip and SHA256SUMS (scripts/package.sh). --only
-// builds (and names in the launcher) just those platforms, for tests.
+// dist holds deploydb-<target>.tar.gz / .zip and SHA256SUMS (scripts/package.sh). The packages
+// cover the platforms whose archives are there; --only names them (and fails on a missing one).
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -41,7 +41,13 @@ for (let i = 2; i < process.argv.length; i += 2) {
 const version = (args.version ?? "").replace(/^v/, "");
 if (!/^\d+\.\d+\.\d+/.test(version)) fail(`--version must be a release version like 0.1.0, not "${args.version ?? ""}"`);
 if (!args.dist || !args.out) fail("--dist and --out are required");
-const only = args.only ? args.only.split(",") : Object.keys(PLATFORMS);
+const assetOf = (name) => `deploydb-${PLATFORMS[name].target}.${PLATFORMS[name].os === "win32" ? "zip" : "tar.gz"}`;
+// Without --only: every platform whose archive is in dist (a release may lack one whose build
+// failed; the installers then fall back to building from source there).
+const only = args.only
+  ? args.only.split(",")
+  : Object.keys(PLATFORMS).filter((name) => fs.existsSync(path.join(args.dist, assetOf(name))));
+if (only.length === 0) fail(`no deploydb-<target> archives in ${args.dist}`, "build them with scripts/package.sh");
 for (const name of only) if (!PLATFORMS[name]) fail(`unknown platform ${name}`, `one of ${Object.keys(PLATFORMS).join(", ")}`);
 
 const sumsFile = path.join(args.dist, "SHA256SUMS");
@@ -65,7 +71,7 @@ const common = {
 for (const name of only) {
   const { target, os: system, cpu } = PLATFORMS[name];
   const windows = system === "win32";
-  const asset = `deploydb-${target}.${windows ? "zip" : "tar.gz"}`;
+  const asset = assetOf(name);
   const archive = path.join(args.dist, asset);
   if (!fs.existsSync(archive)) fail(`no ${archive} for ${name}`, "build it with scripts/package.sh, or leave the platform out with --only");
   const actual = createHash("sha256").update(fs.readFileSync(archive)).digest("hex");

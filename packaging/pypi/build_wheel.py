@@ -98,7 +98,9 @@ def main():
     parser.add_argument("--version", required=True)
     parser.add_argument("--dist", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--only", default=",".join(TAGS))
+    # Default: every target whose archive is in --dist (a release may lack one whose build
+    # failed; pip then finds no wheel there and says so).
+    parser.add_argument("--only", default="")
     args = parser.parse_args()
     version = args.version.removeprefix("v")
     if not re.fullmatch(r"\d+\.\d+\.\d+", version):
@@ -113,11 +115,17 @@ def main():
     readme_path = Path(__file__).resolve().parents[2] / "README.md"
     readme = readme_path.read_text() if readme_path.is_file() else SUMMARY + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
-    for target in args.only.split(","):
+    def asset_of(target):
+        return f"deploydb-{target}.{'zip' if 'windows' in target else 'tar.gz'}"
+
+    targets = args.only.split(",") if args.only else [t for t in TAGS if (args.dist / asset_of(t)).is_file()]
+    if not targets:
+        fail(f"no deploydb-<target> archives in {args.dist}", "build them with scripts/package.sh")
+    for target in targets:
         if target not in TAGS:
             fail(f"unknown target {target}", "one of " + ", ".join(TAGS))
         windows = "windows" in target
-        asset = f"deploydb-{target}.{'zip' if windows else 'tar.gz'}"
+        asset = asset_of(target)
         archive = args.dist / asset
         if not archive.is_file():
             fail(f"no {archive}", "build it with scripts/package.sh, or leave the target out with --only")
