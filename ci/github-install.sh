@@ -63,7 +63,8 @@ else
   DEPLOYDB_VERSION="$version" DEPLOYDB_TARGET="$target" DEPLOYDB_INSTALL_DIR="$dir" \
     sh "$action/scripts/install.sh" || status=$?
   case "$status" in
-    0) touch "$dir.complete" ;;
+    # "latest" moves: it is fetched again each run rather than reused from the tool cache.
+    0) if [ "$version" != latest ]; then touch "$dir.complete"; fi ;;
     3) build "no release $version with a $target binary"; exit 0 ;;
     *) echo "::error::deploydb: installing release $version failed (see above)"; exit "$status" ;;
   esac

@@ -236,6 +236,14 @@ fn the_action_downloads_the_release_once_then_uses_the_tool_cache() {
         assert_eq!(server.requests(), downloads, "the cache hit downloaded");
     }
 
+    // "latest" moves, so it is downloaded each time, never served from the tool cache.
+    for run in 1..=2 {
+        let latest = runner.install(&server, &[("DEPLOYDB_VERSION", "latest")]);
+        assert_eq!(latest.code, Some(0), "{}", latest.log);
+        assert!(!latest.log.contains("tool cache"), "{}", latest.log);
+        assert_eq!(server.requests().len(), downloads.len() + 2 * run);
+    }
+
     // No such release: the next steps are told to build the source, nothing is on PATH.
     let missing = runner.install(&server, &[("DEPLOYDB_VERSION", "v99.0.0")]);
     assert_eq!(missing.code, Some(0), "{}", missing.log);
