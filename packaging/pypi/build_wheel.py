@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Builds deploydb's PyPI wheels from release archives: one wheel per platform carrying the
-binary as a script (`deploydb-<v>.data/scripts/deploydb`), the layout maturin's
-`bindings = "bin"` produces for other Rust CLIs, so `pip install deploydb`, `pipx run deploydb`
-and `uvx deploydb` put the native binary itself on PATH (no Python wrapper). Each archive is
+binary as a script (`deploydb_cli-<v>.data/scripts/deploydb`), the layout maturin's
+`bindings = "bin"` produces for other Rust CLIs, so `pip install deploydb-cli`,
+`pipx run --spec deploydb-cli deploydb` and `uvx --from deploydb-cli deploydb` put the native
+binary itself on PATH (no Python wrapper). Each archive is
 checked against SHA256SUMS first. Standard library only.
 
     python3 packaging/pypi/build_wheel.py --version 0.1.0 --dist dist --out wheels [--only x86_64-unknown-linux-musl,...]
@@ -27,6 +28,10 @@ TAGS = {
     "x86_64-pc-windows-msvc": "win_amd64",
 }
 SUMMARY = "A PostgreSQL database for every deployment timeline, from inside your pipeline"
+# "deploydb" on PyPI is an unrelated project (0.2.3, 2022): the distribution is deploydb-cli,
+# its command `deploydb` (uvx --from deploydb-cli deploydb). Switch if that name is transferred.
+NAME = "deploydb-cli"
+WHEEL_NAME = NAME.replace("-", "_")
 HOME = "https://github.com/deploydb/deploydb"
 
 
@@ -56,11 +61,11 @@ def record_hash(data: bytes) -> str:
 def build(version: str, target: str, binary: bytes, out: Path, readme: str) -> Path:
     tag = TAGS[target]
     exe = "deploydb.exe" if "windows" in target else "deploydb"
-    data = f"deploydb-{version}.data"
-    info = f"deploydb-{version}.dist-info"
+    data = f"{WHEEL_NAME}-{version}.data"
+    info = f"{WHEEL_NAME}-{version}.dist-info"
     metadata = (
         "Metadata-Version: 2.1\n"
-        "Name: deploydb\n"
+        f"Name: {NAME}\n"
         f"Version: {version}\n"
         f"Summary: {SUMMARY}\n"
         f"Home-page: {HOME}\n"
@@ -83,7 +88,7 @@ def build(version: str, target: str, binary: bytes, out: Path, readme: str) -> P
     record = "".join(f"{name},{record_hash(body)},{len(body)}\n" for name, body, _ in files)
     record += f"{info}/RECORD,,\n"
     files.append((f"{info}/RECORD", record.encode(), 0o644))
-    path = out / f"deploydb-{version}-py3-none-{tag}.whl"
+    path = out / f"{WHEEL_NAME}-{version}-py3-none-{tag}.whl"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for name, body, mode in files:
             entry = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))

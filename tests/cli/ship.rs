@@ -561,12 +561,14 @@ fn the_pypi_wheel_installs_into_a_venv_and_runs_the_predeploy_hook() {
         String::from_utf8_lossy(&built.stderr)
     );
     let wheel = PathBuf::from(String::from_utf8_lossy(&built.stdout).trim());
-    assert!(
-        wheel.file_name().unwrap().to_str().unwrap().ends_with(
+    // "deploydb" on PyPI is another project: the distribution is deploydb-cli.
+    assert_eq!(
+        wheel.file_name().unwrap().to_str().unwrap(),
+        concat!(
+            "deploydb_cli-",
+            env!("CARGO_PKG_VERSION"),
             "-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.musllinux_1_1_x86_64.whl"
         ),
-        "{}",
-        wheel.display()
     );
 
     // A fresh venv without pip of its own (fast); the test tools' pip installs into it, from
@@ -595,6 +597,11 @@ fn the_pypi_wheel_installs_into_a_venv_and_runs_the_predeploy_hook() {
         installed.status.success(),
         "{}",
         String::from_utf8_lossy(&installed.stderr)
+    );
+    // The binary itself is the venv's script, no Python wrapper in between.
+    assert_eq!(
+        fs::read(venv.join("bin/deploydb")).unwrap()[..4],
+        *b"\x7fELF"
     );
 
     let shop = app(
