@@ -31,9 +31,12 @@ esac
 
 cache="${RUNNER_TOOL_CACHE:?}/deploydb"
 build() {
-  local sum
-  if command -v sha256sum >/dev/null 2>&1; then sum=(sha256sum); else sum=(shasum -a 256); fi
-  sum=$(cd "$action" && cat Cargo.lock Cargo.toml $(find src -name '*.rs' | LC_ALL=C sort) | "${sum[@]}" | cut -c1-16)
+  local hash sum
+  if command -v sha256sum >/dev/null 2>&1; then hash=(sha256sum); else hash=(shasum -a 256); fi
+  sum=$(cd "$action" && {
+    cat Cargo.lock Cargo.toml
+    find src -name '*.rs' -print0 | LC_ALL=C sort -z | xargs -0 cat
+  } | "${hash[@]}" | cut -c1-16)
   local key="deploydb-${RUNNER_OS}-${RUNNER_ARCH}-source-${sum}"
   {
     echo "build=true"

@@ -629,3 +629,25 @@ fn the_pypi_wheel_installs_into_a_venv_and_runs_the_predeploy_hook() {
     assert!(database < deployed, "{log}");
     assert!(log.contains("shop--feature-pypi created"), "{log}");
 }
+
+/// The installers run on shells we do not test here (macOS's, Git Bash on Windows): shellcheck
+/// keeps them to portable, quoted shell.
+#[test]
+fn the_install_and_packaging_scripts_pass_shellcheck() {
+    let scripts = [
+        "scripts/install.sh",
+        "scripts/package.sh",
+        "ci/github-install.sh",
+        "ci/github-build.sh",
+        "ci/github-run.sh",
+    ];
+    let output = Command::new(crate::support::tool("shellcheck"))
+        .args(scripts.iter().map(|s| root().join(s)))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
