@@ -59,7 +59,6 @@ const sums = new Map(
   }),
 );
 
-fs.rmSync(args.out, { recursive: true, force: true });
 const manifest = JSON.parse(fs.readFileSync(path.join(here, "deploydb/package.json"), "utf8"));
 const common = {
   version,
@@ -68,14 +67,20 @@ const common = {
   homepage: manifest.homepage,
 };
 
+// Every archive is checked before anything is written: a mismatch leaves --out as it was.
 for (const name of only) {
-  const { target, os: system, cpu } = PLATFORMS[name];
-  const windows = system === "win32";
   const asset = assetOf(name);
   const archive = path.join(args.dist, asset);
   if (!fs.existsSync(archive)) fail(`no ${archive} for ${name}`, "build it with scripts/package.sh, or leave the platform out with --only");
   const actual = createHash("sha256").update(fs.readFileSync(archive)).digest("hex");
-  if (sums.get(asset) !== actual) fail(`${asset} does not match SHA256SUMS (expected ${sums.get(asset) ?? "no entry"}, got ${actual})`);
+  if (sums.get(asset) !== actual) fail(`${asset} does not match SHA256SUMS (expected ${sums.get(asset) ?? "no entry"}, got ${actual}); nothing was built`);
+}
+fs.rmSync(args.out, { recursive: true, force: true });
+
+for (const name of only) {
+  const { target, os: system, cpu } = PLATFORMS[name];
+  const windows = system === "win32";
+  const archive = path.join(args.dist, assetOf(name));
 
   const dir = path.join(args.out, name);
   const bin = path.join(dir, "bin");

@@ -119,28 +119,30 @@ def main():
         sums[name.lstrip("*")] = digest
     readme_path = Path(__file__).resolve().parents[2] / "README.md"
     readme = readme_path.read_text() if readme_path.is_file() else SUMMARY + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
+
     def asset_of(target):
         return f"deploydb-{target}.{'zip' if 'windows' in target else 'tar.gz'}"
 
     targets = args.only.split(",") if args.only else [t for t in TAGS if (args.dist / asset_of(t)).is_file()]
     if not targets:
         fail(f"no deploydb-<target> archives in {args.dist}", "build them with scripts/package.sh")
+    # Every archive is checked before anything is written: a mismatch leaves --out as it was.
+    checked = []
     for target in targets:
         if target not in TAGS:
             fail(f"unknown target {target}", "one of " + ", ".join(TAGS))
-        windows = "windows" in target
         asset = asset_of(target)
         archive = args.dist / asset
         if not archive.is_file():
             fail(f"no {archive}", "build it with scripts/package.sh, or leave the target out with --only")
-        body = archive.read_bytes()
-        actual = hashlib.sha256(body).hexdigest()
+        actual = hashlib.sha256(archive.read_bytes()).hexdigest()
         if sums.get(asset) != actual:
-            fail(f"{asset} does not match SHA256SUMS (expected {sums.get(asset, 'no entry')}, got {actual})")
-        binary = binary_from(archive, "deploydb.exe" if windows else "deploydb")
+            fail(f"{asset} does not match SHA256SUMS (expected {sums.get(asset, 'no entry')}, got {actual}); nothing was built")
+        checked.append((target, archive))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for target, archive in checked:
+        binary = binary_from(archive, "deploydb.exe" if "windows" in target else "deploydb")
         print(build(version, target, binary, args.out, readme))
-
 
 if __name__ == "__main__":
     main()

@@ -372,6 +372,29 @@ fn dist() -> (tempfile::TempDir, PathBuf) {
     (tree, dir)
 }
 
+/// A copy of `dist` whose SHA256SUMS no longer matches the archive.
+fn tampered(dist: &Path) -> tempfile::TempDir {
+    let bad = tempfile::tempdir().unwrap();
+    fs::copy(dist.join(ASSET), bad.path().join(ASSET)).unwrap();
+    fs::write(
+        bad.path().join("SHA256SUMS"),
+        format!("{}  {ASSET}\n", "1".repeat(64)),
+    )
+    .unwrap();
+    bad
+}
+
+/// A packaging script refused `dist`: one error line naming the archive, nothing written.
+fn assert_refused(output: &std::process::Output, out: &Path) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {ASSET} does not match SHA256SUMS")),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "{} was written", out.display());
+}
+
 /// The embedded local cluster of one test, in its own data folder, stopped at the end.
 struct LocalCluster {
     data: tempfile::TempDir,
@@ -449,15 +472,19 @@ fn the_npm_packages_install_from_their_tarballs_and_run_the_predeploy_hook() {
     let (_tree, dist) = dist();
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("npm");
-    let built = Command::new("node")
-        .arg(root().join("packaging/npm/build.mjs"))
-        .args(["--version", env!("CARGO_PKG_VERSION"), "--dist"])
-        .arg(&dist)
-        .arg("--out")
-        .arg(&out)
-        .args(["--only", "linux-x64"])
-        .output()
-        .unwrap();
+    let build = |dist: &Path| {
+        Command::new("node")
+            .arg(root().join("packaging/npm/build.mjs"))
+            .args(["--version", env!("CARGO_PKG_VERSION"), "--dist"])
+            .arg(dist)
+            .arg("--out")
+            .arg(&out)
+            .args(["--only", "linux-x64"])
+            .output()
+            .unwrap()
+    };
+    assert_refused(&build(tampered(&dist).path()), &out);
+    let built = build(&dist);
     assert!(
         built.status.success(),
         "{}",
@@ -546,15 +573,19 @@ fn the_pypi_wheel_installs_into_a_venv_and_runs_the_predeploy_hook() {
     let (_tree, dist) = dist();
     let work = tempfile::tempdir().unwrap();
     let wheels = work.path().join("wheels");
-    let built = Command::new("python3")
-        .arg(root().join("packaging/pypi/build_wheel.py"))
-        .args(["--version", env!("CARGO_PKG_VERSION"), "--dist"])
-        .arg(&dist)
-        .arg("--out")
-        .arg(&wheels)
-        .args(["--only", TARGET])
-        .output()
-        .unwrap();
+    let build = |dist: &Path| {
+        Command::new("python3")
+            .arg(root().join("packaging/pypi/build_wheel.py"))
+            .args(["--version", env!("CARGO_PKG_VERSION"), "--dist"])
+            .arg(dist)
+            .arg("--out")
+            .arg(&wheels)
+            .args(["--only", TARGET])
+            .output()
+            .unwrap()
+    };
+    assert_refused(&build(tampered(&dist).path()), &wheels);
+    let built = build(&dist);
     assert!(
         built.status.success(),
         "{}",
