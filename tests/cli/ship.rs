@@ -682,3 +682,32 @@ fn the_install_and_packaging_scripts_pass_shellcheck() {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+/// The source-build fallback on a runner without Rust (a container job, a bare self-hosted
+/// runner): one clear error naming both ways out, nothing put on PATH.
+#[test]
+fn the_source_build_fallback_without_cargo_says_what_to_do() {
+    assert!(
+        which::which_in("cargo", Some("/usr/bin:/bin"), "/").is_err(),
+        "cargo is in /usr/bin here: this test needs a PATH without it"
+    );
+    let runner = tempfile::tempdir().unwrap();
+    let github_path = runner.path().join("path");
+    let output = Command::new("bash")
+        .arg(root().join("ci/github-build.sh"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("GITHUB_ACTION_PATH", root())
+        .env("GITHUB_PATH", &github_path)
+        .env("DEPLOYDB_INSTALL_DIR", runner.path().join("tool"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("::error::deploydb: no release to download and no cargo"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("version input"), "{stdout}");
+    assert!(!github_path.exists(), "put on PATH");
+}
