@@ -831,13 +831,30 @@ fn deliver(
             .clone()
             .or_else(|| env.get("DEPLOYDB_DOTENV_FILE").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("deploydb.env"));
+        // GitLab reads `artifacts:reports:dotenv` relative to the project's root, so a relative
+        // report path is too (in a monorepo, deploydb.toml's folder is not the root).
         let path = if file.is_absolute() {
             file
+        } else if let Some(project) = env.get("CI_PROJECT_DIR").filter(|d| !d.is_empty()) {
+            Path::new(project).join(file)
         } else {
             plan.config.root.join(file)
         };
         let with_secrets = args.dotenv_secrets || env.is_true("DEPLOYDB_DOTENV_SECRETS");
-        export::gitlab::write_dotenv(&path, exports, with_secrets)?;
+        // The app and timeline ride along, so a stop job (no checkout, so no deploydb.toml)
+        // drops this very database. Their own names: a report's variables outrank a later
+        // job's `variables:`, and DEPLOYDB_APP from one app's report must not retarget another.
+        let mut report = exports.clone();
+        report.vars.push((
+            "DEPLOYDB_REPORT_APP",
+            export::Value::Plain(plan.config.app.clone()),
+        ));
+        if let Some(spec) = timeline_spec(&plan.timeline) {
+            report
+                .vars
+                .push(("DEPLOYDB_REPORT_TIMELINE", export::Value::Plain(spec)));
+        }
+        export::gitlab::write_dotenv(&path, &report, with_secrets)?;
         delivered.push(format!(
             "dotenv report {}{}",
             path.display(),
@@ -849,6 +866,18 @@ fn deliver(
         ));
     }
     Ok(delivered)
+}
+
+/// The `--timeline` value that names `timeline` again (none for the template, which nothing
+/// deploys to).
+fn timeline_spec(timeline: &Timeline) -> Option<String> {
+    match (timeline.kind, &timeline.branch, timeline.pr) {
+        (TimelineKind::Production, _, _) => Some("production".to_string()),
+        (TimelineKind::Preview, _, Some(pr)) if timeline.own_preview => Some(format!("pr:{pr}")),
+        (TimelineKind::Preview, _, _) => Some("preview".to_string()),
+        (TimelineKind::Branch, Some(branch), _) => Some(format!("branch:{branch}")),
+        (TimelineKind::Branch, None, _) | (TimelineKind::Template, _, _) => None,
+    }
 }
 
 fn source_name(source: timeline::Source) -> &'static str {

@@ -13,4 +13,5 @@ mod pipelines;
 mod psql;
 mod security;
 mod servers;
+mod ship;
 mod support;

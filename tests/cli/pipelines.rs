@@ -296,6 +296,11 @@ use:
   stage: use
   script:
     - psql -XAtc "select current_database() || ' has ' || count(*) || ' table' from pg_tables where tablename = 'made_in_job_one'"
+
+drop:
+  extends: .deploydb-stop
+  stage: use
+  needs: [provision]
 "#,
     )
     .unwrap();
@@ -317,32 +322,151 @@ use:
         "-qm",
         "pipeline",
     ]);
-    let output = Command::new(tool("gitlab-ci-local"))
-        .current_dir(dir)
-        .env("PATH", support::path_with_deploydb())
-        .env("GCL_IGNORE_PREDEFINED_VARS", "GITLAB_CI")
-        .arg("--variable")
-        // gitlab-ci-local marks its runs GITLAB_CI=false; GitLab's runners say true.
-        .arg("GITLAB_CI=true")
-        .arg("--variable")
-        .arg(format!("DEPLOYDB_ADMIN_URL={}", server.admin_url()))
-        .output()
-        .expect("gitlab-ci-local runs");
-    let log = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{log}");
+    let gitlab_ci_local = |args: &[&str]| {
+        let output = Command::new(tool("gitlab-ci-local"))
+            .current_dir(dir)
+            .env("PATH", support::path_with_deploydb())
+            .env("GCL_IGNORE_PREDEFINED_VARS", "GITLAB_CI,CI_PROJECT_DIR")
+            // The template's image is for GitLab's runners; here the jobs run in this shell
+            // (in the project's real folder, not the image's /builds path gitlab-ci-local names).
+            .arg("--force-shell-executor")
+            .arg("--variable")
+            .arg(format!("CI_PROJECT_DIR={}", dir.display()))
+            .arg("--variable")
+            // gitlab-ci-local marks its runs GITLAB_CI=false; GitLab's runners say true.
+            .arg("GITLAB_CI=true")
+            .arg("--variable")
+            .arg(format!("DEPLOYDB_ADMIN_URL={}", server.admin_url()))
+            .args(args)
+            .output()
+            .expect("gitlab-ci-local runs");
+        let log = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !log.contains(PASSWORD),
+            "the admin password reached the pipeline log"
+        );
+        (output.status.success(), log)
+    };
+    let (ok, log) = gitlab_ci_local(&[]);
+    assert!(ok, "{log}");
     assert!(
         log.contains("shop-production has 1 table"),
         "the second job did not reach the database:\n{log}"
     );
+    // The stop job knows the database from the report, and production is never dropped.
+    let (_, log) = gitlab_ci_local(&["drop"]);
     assert!(
-        !log.contains(PASSWORD),
-        "the admin password reached the pipeline log"
+        log.contains("--production --yes --confirm shop-production"),
+        "{log}"
     );
+    assert_eq!(server.databases(), vec!["shop-production"]);
+}
+
+/// The CI/CD component as a monorepo includes it: the app in a subfolder (its name only in
+/// that folder's deploydb.toml), the report still at the project's root where GitLab reads it,
+/// the next job connected, and the stop job (no checkout) dropping that very database.
+#[test]
+fn the_gitlab_component_serves_a_monorepo_app_and_its_stop_job_drops_the_database() {
+    let server = Server::start();
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    fs::create_dir_all(dir.join("templates/deploydb")).unwrap();
+    fs::copy(
+        root().join("templates/deploydb/template.yml"),
+        dir.join("templates/deploydb/template.yml"),
+    )
+    .unwrap();
+    fs::create_dir_all(dir.join("services/api")).unwrap();
+    fs::write(
+        dir.join("services/api/package.json"),
+        r#"{"name":"api","dependencies":{"pg":"^8"}}"#,
+    )
+    .unwrap();
+    fs::write(dir.join("services/api/deploydb.toml"), "app = \"api\"\n").unwrap();
+    // The component from this very project and commit, as GitLab's docs test components.
+    fs::write(
+        dir.join(".gitlab-ci.yml"),
+        r#"include:
+  - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/deploydb@$CI_COMMIT_SHA
+    inputs:
+      stage: provision
+      working_directory: services/api
+      migrate: psql -XAtc "create table made_in_job_one (id int)"
+      dotenv_secrets: true
+
+stages: [provision, use]
+
+use:
+  stage: use
+  script:
+    - psql -XAtc "select current_database() || ' has ' || count(*) || ' table' from pg_tables where tablename = 'made_in_job_one'"
+"#,
+    )
+    .unwrap();
+    git(&["init", "-q", "-b", "feature/mono"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/shop/monorepo.git",
+    ]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "pipeline"]);
+    let gitlab_ci_local = |args: &[&str]| {
+        let output = Command::new(tool("gitlab-ci-local"))
+            .current_dir(dir)
+            .env("PATH", support::path_with_deploydb())
+            .env("GCL_IGNORE_PREDEFINED_VARS", "GITLAB_CI,CI_PROJECT_DIR")
+            // The image is for GitLab's runners; here the jobs run in this machine's shell,
+            // where gitlab-ci-local still says CI_PROJECT_DIR=/builds/…, the image's path: the
+            // project's real folder instead, as a runner's shell executor says.
+            .arg("--force-shell-executor")
+            .arg("--variable")
+            .arg("GITLAB_CI=true")
+            .arg("--variable")
+            .arg(format!("CI_PROJECT_DIR={}", dir.display()))
+            .arg("--variable")
+            .arg(format!("DEPLOYDB_ADMIN_URL={}", server.admin_url()))
+            .args(args)
+            .output()
+            .expect("gitlab-ci-local runs");
+        let log = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{log}");
+        assert!(
+            !log.contains(PASSWORD),
+            "the admin password reached the log"
+        );
+        log
+    };
+    let log = gitlab_ci_local(&[]);
+    assert!(
+        log.contains("api--feature-mono has 1 table"),
+        "the second job did not reach the database:\n{log}"
+    );
+    assert!(
+        !dir.join("services/api/deploydb.env").exists() && dir.join("deploydb.env").is_file(),
+        "the report is not at the project's root"
+    );
+    assert_eq!(server.databases(), vec!["api--feature-mono"]);
+
+    let stop = gitlab_ci_local(&["deploydb-stop"]);
+    assert!(stop.contains("api--feature-mono"), "{stop}");
+    assert!(server.databases().is_empty(), "not dropped:\n{stop}");
 }
 
 #[test]
-fn the_action_and_example_workflows_pass_actionlint_and_zizmor() {
+fn the_action_and_the_example_and_release_workflows_pass_actionlint_and_zizmor() {
     let workflows: Vec<_> = fs::read_dir(root().join("examples/github"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -353,6 +477,12 @@ fn the_action_and_example_workflows_pass_actionlint_and_zizmor() {
         4,
         "deploy, preview, drop-preview and prune"
     );
+    // The project's own: CI on three systems, and the release (binaries, image, npm, PyPI).
+    let own = [
+        root().join(".github/workflows/ci.yml"),
+        root().join(".github/workflows/release.yml"),
+    ];
+    let workflows: Vec<_> = workflows.into_iter().chain(own).collect();
     let actionlint = Command::new(tool("actionlint"))
         .args(&workflows)
         .output()
@@ -390,8 +520,8 @@ fn the_dockerfile_passes_hadolint() {
 }
 
 /// The action's scripts, run as the runner would run them (inputs as environment variables,
-/// the runner's files in a temp folder): the cache key, the install step with the binary
-/// already restored from the cache, and the run step for `ensure` and `drop`.
+/// the runner's files in a temp folder): the source-build step with the build already
+/// restored from the cache, and the run step for `ensure` and `drop`.
 #[test]
 fn the_action_scripts_work_as_a_runner_runs_them() {
     let server = Server::start();
@@ -416,20 +546,14 @@ fn the_action_scripts_work_as_a_runner_runs_them() {
         (output.status.code(), text)
     };
 
-    let (code, _) = script("github-cache-key.sh", &[("GITHUB_OUTPUT", &file("key"))]);
-    assert_eq!(code, Some(0));
-    let key = fs::read_to_string(file("key")).unwrap();
-    assert!(
-        key.starts_with("key=deploydb-Linux-X64-source-") && key.trim().len() > 35,
-        "{key}"
-    );
-
+    // The source build's step with the build restored from the cache: no cargo run, the
+    // restored binary goes on PATH. (The download path is tested in ship.rs.)
     let cached = runner.path().join("tool/bin");
     fs::create_dir_all(&cached).unwrap();
     fs::copy(env!("CARGO_BIN_EXE_deploydb"), cached.join("deploydb")).unwrap();
     let tool = runner.path().join("tool");
     let (code, out) = script(
-        "github-install.sh",
+        "github-build.sh",
         &[
             ("DEPLOYDB_INSTALL_DIR", tool.to_str().unwrap()),
             ("GITHUB_PATH", &file("path")),

