@@ -96,19 +96,26 @@ pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Resul
 /// own role (what its app gets), never as the admin. deploydb is replaced by psql, so an
 /// interactive session has the terminal and signals to itself.
 pub async fn psql(global: &Global, args: PsqlArgs, env: &Env, cwd: &Path) -> Result<i32> {
-    use std::os::unix::process::CommandExt;
     let config = load_config(global, &args.timeline, None, env, cwd)?;
     let plan = Plan::new(config, env).await?;
     plan.require_database()?;
     let exports = plan.exports(env)?;
     let child_env = plan.child_env(env, &exports);
     let program = env.get("DEPLOYDB_PSQL").unwrap_or("psql").to_string();
-    let error = std::process::Command::new(&program)
+    let mut command = std::process::Command::new(&program);
+    command
         .args(&args.args)
         .current_dir(cwd)
         .env_clear()
-        .envs(&child_env)
-        .exec();
+        .envs(&child_env);
+    #[cfg(unix)]
+    let error = std::os::unix::process::CommandExt::exec(&mut command);
+    // No exec elsewhere: psql runs as a child, and its exit code is passed on.
+    #[cfg(not(unix))]
+    let error = match command.status() {
+        Ok(status) => return Ok(status.code().unwrap_or(exit::INTERNAL)),
+        Err(e) => e,
+    };
     Err(match error.kind() {
         std::io::ErrorKind::NotFound => Error::usage(format!("{program} was not found on PATH"))
             .with_hint("install the PostgreSQL client (postgresql-client, or libpq on macOS), or set DEPLOYDB_PSQL to its path"),

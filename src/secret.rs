@@ -129,6 +129,13 @@ fn lower_hex_escapes(encoded: &str) -> String {
     out
 }
 
+/// `bytes` random bytes from the OS, as hex: names and passwords nobody can predict.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the OS random number generator works");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,6 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The largest manifest read; real ones are a few KiB, the largest seen (a monorepo's
@@ -17,14 +16,24 @@ pub const MAX_INCLUDE_DEPTH: usize = 8;
 /// The text of the regular file at `path`, without following a link at its last component and
 /// without blocking on a FIFO or device.
 pub fn text(path: &Path) -> io::Result<String> {
-    let file = File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => io::Error::other("a symbolic link; not followed"),
-            _ => e,
-        })?;
+    let mut options = File::options();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY,
+    );
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(io::Error::other("a symbolic link; not followed"));
+    }
+    let opened = options.open(path);
+    #[cfg(unix)]
+    let opened = opened.map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => io::Error::other("a symbolic link; not followed"),
+        _ => e,
+    });
+    let file = opened?;
     let meta = file.metadata()?;
     if !meta.file_type().is_file() {
         return Err(io::Error::other("not a regular file; skipped"));
@@ -52,7 +61,7 @@ pub fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
     Some(root.join(rel))
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

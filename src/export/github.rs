@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::Exports;
 use crate::error::{Error, Result};
-use crate::instance::local::random_hex;
+use crate::secret::random_hex;
 
 /// The mask commands for each secret; GitHub masks values line by line, so a multi-line value
 /// gets one command per line. The runner unescapes a command's value (`%0D`, `%0A`, then

@@ -271,11 +271,14 @@ impl ConnInfo {
 
     pub fn pg_config(&self) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
+        #[cfg(unix)]
         if self.host.starts_with('/') {
             config.host_path(&self.host);
         } else {
             config.host(&self.host);
         }
+        #[cfg(not(unix))]
+        config.host(&self.host);
         config
             .port(self.port)
             .user(&self.user)

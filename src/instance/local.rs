@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::conninfo::{ConnInfo, SslMode};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
-use crate::secret::Secret;
+use crate::secret::{Secret, random_hex};
 
 const INSTALL_HINT: &str = "install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql), or set DEPLOYDB_ADMIN_URL to use an existing server";
 
@@ -597,12 +597,6 @@ fn free_port() -> Result<u16> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| Error::local(format!("could not find a free port on 127.0.0.1: {e}")))
-}
-
-pub fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).expect("the OS random number generator works");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn check_output(what: &str, output: std::io::Result<std::process::Output>) -> Result<()> {

@@ -5,6 +5,11 @@ pub mod catalog;
 pub mod connect;
 pub mod conninfo;
 pub mod ensure;
+#[cfg(unix)]
+pub mod local;
+/// Elsewhere (Windows) there is no embedded cluster: deploydb works with a server's admin URL.
+#[cfg(not(unix))]
+#[path = "local_unsupported.rs"]
 pub mod local;
 pub mod lock;
 pub mod ownership;
@@ -118,12 +123,11 @@ pub(crate) fn write_for_later_steps(
     );
     let fail = |e: std::io::Error| Error::io(kind, what, &parent, e);
     // tempfile makes folders with the default mode (0755 under the usual umask): ask for 0700.
-    let dir = tempfile::Builder::new()
-        .prefix("deploydb-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir_in(&parent)
-        .map_err(fail)?
-        .keep();
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("deploydb-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let dir = builder.tempdir_in(&parent).map_err(fail)?.keep();
     let path = dir.join(name);
     std::fs::OpenOptions::new()
         .write(true)
@@ -151,7 +155,7 @@ pub fn credentials(
     Ok(info)
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

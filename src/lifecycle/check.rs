@@ -159,7 +159,7 @@ pub async fn run(config: &Config, env: &Env, format: Format) -> Result<i32> {
 /// Does, and rolls back, what ensure does with a timeline's role on this server version: create
 /// it, let the admin act as it (the membership grant 16+ needs), act as it, record ownership.
 async fn probe_roles(session: &Session) -> Point {
-    let probe = format!("deploydb_check_{}", crate::instance::local::random_hex(6));
+    let probe = format!("deploydb_check_{}", crate::secret::random_hex(6));
     let ident = quote_ident(&probe);
     let grant = if session.superuser {
         String::new()

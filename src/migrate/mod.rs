@@ -7,12 +7,9 @@ mod relay;
 pub mod sql;
 
 use std::collections::BTreeMap;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::error::{Error, Kind, Result, exit};
 pub use relay::{Redactor, relay};
@@ -78,8 +75,9 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
         .envs(&invocation.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     tracing::info!(
         "running `{}` in {}",
         invocation.program.describe(),
@@ -87,8 +85,7 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
     );
     // Listening before the spawn: a Ctrl-C that comes in the moment after must reach the
     // migration's group, not kill deploydb and leave the group running.
-    let mut sigint = signal(SignalKind::interrupt()).map_err(signal_error)?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(signal_error)?;
+    let mut signals = Signals::listen()?;
     let mut child = command.spawn().map_err(|e| {
         // As a shell answers: 127 for a command that is not there, 126 for one that may not be
         // run; so `run -- CMD` and `[migrate] command = "CMD"` fail alike.
@@ -127,8 +124,10 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
             finished = Some(result);
             None
         }
-        _ = sigint.recv() => Some(Error::new(Kind::Interrupted(libc::SIGINT), "interrupted; the migration command was stopped")),
-        _ = sigterm.recv() => Some(Error::new(Kind::Interrupted(libc::SIGTERM), "terminated; the migration command was stopped")),
+        signal = signals.recv() => Some(Error::new(Kind::Interrupted(signal), match signal {
+            SIGTERM => "terminated; the migration command was stopped",
+            _ => "interrupted; the migration command was stopped",
+        })),
         _ = deadline => Some(Error::new(Kind::MigrateTimeout, format!(
             "the migration command `{}` ran longer than [migrate] timeout and was stopped",
             invocation.program.describe()
@@ -154,7 +153,11 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
     if matches!(err_mid_line, Ok(Ok(Ok(true)))) {
         eprintln!();
     }
-    Ok(match (status.code(), status.signal()) {
+    #[cfg(unix)]
+    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    #[cfg(not(unix))]
+    let signal: Option<i32> = None;
+    Ok(match (status.code(), signal) {
         (Some(code), _) => code,
         (None, Some(signal)) => exit::SIGNAL_BASE + signal,
         (None, None) => exit::INTERNAL,
@@ -169,18 +172,61 @@ async fn stop_group(
     grace: Duration,
 ) {
     // SAFETY: kill with a negative pid signals the process group we created for the child.
+    #[cfg(unix)]
     unsafe {
         libc::kill(-pid, libc::SIGTERM);
     }
     let exited = tokio::time::timeout(grace, &mut *wait).await.is_ok();
+    #[cfg(unix)]
     unsafe {
         libc::kill(-pid, libc::SIGKILL);
     }
+    // Elsewhere the console delivers Ctrl-C to the whole console group, the command included.
+    #[cfg(not(unix))]
+    let _ = pid;
     if !exited {
         let _ = wait.await;
     }
 }
 
-fn signal_error(e: std::io::Error) -> Error {
-    Error::internal(format!("could not listen for signals: {e}"))
+const SIGINT: i32 = 2;
+const SIGTERM: i32 = 15;
+
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), listened for before the command starts.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let fail =
+                |e: std::io::Error| Error::internal(format!("could not listen for signals: {e}"));
+            Ok(Signals {
+                int: signal(SignalKind::interrupt()).map_err(fail)?,
+                term: signal(SignalKind::terminate()).map_err(fail)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The number of the signal that came.
+    async fn recv(&mut self) -> i32 {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => SIGINT,
+            _ = self.term.recv() => SIGTERM,
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            SIGINT
+        }
+    }
 }

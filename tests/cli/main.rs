@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `deploydb` binary against real PostgreSQL servers started by the
 //! harness, in temp repositories, with fake CI environments. One binary, a module per concern.
 
+#![cfg(unix)] // The harness runs PostgreSQL as the `postgres` account and uses Unix process groups.
+
 mod clients;
 mod detection;
 mod hostile_repo;
