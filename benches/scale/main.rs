@@ -125,9 +125,9 @@ fn main() {
             size_name: "databases on the server".into(),
             floor_name: (*floor_name).into(),
             points,
-            why: "the catalog is read once, filtered on the server by the ownership record, \
-                  and sizes are measured only for the rows shown; the other app's records still \
-                  travel once, which is the growth that remains."
+            why: "the catalog is read once and filtered on the server to the app's own names \
+                  and records, and sizes are measured only for the rows shown; the filter still \
+                  reads every database's comment, which is the growth that remains."
                 .into(),
         })
         .collect();
