@@ -89,19 +89,24 @@ struct Account {
 }
 
 fn server_account() -> Result<Option<Account>> {
-    // SAFETY: geteuid has no preconditions; getpwnam is called once, before any thread of ours
-    // could call it concurrently, and its result is copied out at once.
+    // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Ok(None);
     }
-    let pw = unsafe { libc::getpwnam(c"postgres".as_ptr()) };
-    if pw.is_null() {
+    // getpwnam is not thread-safe (it returns a static buffer), and tests start clusters from
+    // many threads: it is called once per process, under the OnceLock's own lock.
+    static ACCOUNT: std::sync::OnceLock<Option<(u32, u32)>> = std::sync::OnceLock::new();
+    let found = *ACCOUNT.get_or_init(|| {
+        // SAFETY: only this closure calls getpwnam, once; the fields are copied out at once.
+        let pw = unsafe { libc::getpwnam(c"postgres".as_ptr()) };
+        (!pw.is_null()).then(|| unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
+    });
+    let Some((uid, gid)) = found else {
         return Err(Error::local(
             "deploydb runs as root, PostgreSQL refuses to, and there is no `postgres` account to run it as",
         )
         .with_hint("create one (useradd --system postgres) or run deploydb as an ordinary user"));
-    }
-    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    };
     Ok(Some(Account { uid, gid }))
 }
 
