@@ -24,6 +24,15 @@ fn a_closed_stdout_ends_every_printing_command_quietly() {
         &["check"],
         &["prune", "--dry-run", "--older-than", "1d"],
         &["run", "--", "true"],
+        &["check", "--format", "json"],
+        &["list", "--all-apps"],
+        &["env", "--format", "json"],
+        &["env", "--format", "github"],
+        &["migrate", "status"],
+        &["local", "status"],
+        &["local", "status", "--format", "json"],
+        &["--help"],
+        &["--version"],
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
