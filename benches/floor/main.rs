@@ -44,6 +44,7 @@ fn main() {
     relay_figures(&bench, &mut rows, &mut series);
     herd_figures(&bench, &mut rows, &mut series);
     script_figures(&bench, &mut rows);
+    sql_migrator_figures(&bench, &mut rows);
     rss_figures(&bench, &mut rows);
 
     let context = format!(
@@ -350,6 +351,69 @@ fn herd_figures(bench: &Bench, rows: &mut Vec<Row>, series: &mut Vec<Series>) {
 }
 
 /// A whole GitLab job's worth (`run -- true`) against the bash + psql script a team would write.
+/// The built-in SQL migrator (`[migrate] command = "sql"`) on a new branch: 40 migration files
+/// applied in order, each in its own transaction and recorded in the ledger, against what a
+/// user would run instead: `CREATE DATABASE`, then `psql -f` of the same files.
+fn sql_migrator_figures(bench: &Bench, rows: &mut Vec<Row>) {
+    const FILES: usize = 40;
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path();
+    fs::create_dir_all(dir.join(".git")).unwrap();
+    fs::write(dir.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    fs::write(dir.join("package.json"), r#"{"dependencies":{"pg":"8"}}"#).unwrap();
+    fs::write(
+        dir.join("deploydb.toml"),
+        "app = \"sqlbench\"\nisolation = \"shared\"\n[migrate]\ncommand = \"sql\"\n",
+    )
+    .unwrap();
+    let migrations = dir.join("db/migrations");
+    fs::create_dir_all(&migrations).unwrap();
+    let files: Vec<String> = (1..=FILES)
+        .map(|i| {
+            let path = migrations.join(format!("{i:04}_table_{i}.sql"));
+            fs::write(
+                &path,
+                format!(
+                    "CREATE TABLE t{i} (id bigint PRIMARY KEY, name text NOT NULL, \
+                     created_at timestamptz NOT NULL DEFAULT now());\n\
+                     CREATE INDEX t{i}_name ON t{i} (name);\n"
+                ),
+            )
+            .unwrap();
+            path.to_str().unwrap().to_string()
+        })
+        .collect();
+    let ours = |i: usize| {
+        let mut c = bench.deploydb(&["run", "--timeline", &format!("branch:sql-{i}")]);
+        c.current_dir(dir);
+        time(c)
+    };
+    let theirs = |i: usize| {
+        let db = format!("psql-sql-{i}");
+        let create = time(bench.psql(&format!("CREATE DATABASE \"{db}\"")));
+        let mut apply = Command::new(&bench.psql);
+        apply
+            .args(["-XAtq", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "bench_admin"])
+            .args(["-p", &bench.port().to_string(), "-d", &db]);
+        for file in &files {
+            apply.arg("-f").arg(file);
+        }
+        apply
+            .env_clear()
+            .env("PGPASSWORD", server::PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        create + time(apply)
+    };
+    rows.push(Row::timed(
+        &format!("built-in SQL migrator, a new branch, {FILES} files (`run`)"),
+        "`psql -c 'CREATE DATABASE …'` + `psql -f` of the same files",
+        pair(bench.runs, ours, theirs),
+        1.1,
+    ));
+}
+
 fn script_figures(bench: &Bench, rows: &mut Vec<Row>) {
     let script = inputs::script_floor(bench.repo.path(), &bench.psql);
     let report = bench.repo.path().join("deploydb.env");
