@@ -393,7 +393,15 @@ fn sql_migrator_figures(bench: &Bench, rows: &mut Vec<Row>) {
         let create = time(bench.psql(&format!("CREATE DATABASE \"{db}\"")));
         let mut apply = Command::new(&bench.psql);
         apply
-            .args(["-XAtq", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "bench_admin"])
+            .args([
+                "-XAtq",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "bench_admin",
+            ])
             .args(["-p", &bench.port().to_string(), "-d", &db]);
         for file in &files {
             apply.arg("-f").arg(file);

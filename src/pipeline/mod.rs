@@ -287,6 +287,13 @@ async fn run_stages(
                 .await?,
             );
             let stage = Stage::start("migrate");
+            let migration_of = |program| Migration {
+                program,
+                dir: &migrate_dir,
+                env,
+                ci,
+                plan: &plan,
+            };
             let (command, code) = match &step {
                 Step::Sql => {
                     report::line(
@@ -315,14 +322,7 @@ async fn run_stages(
                             show(&plan.config.root, &migrate_dir)
                         ),
                     );
-                    let migration = Migration {
-                        program,
-                        dir: &migrate_dir,
-                        env,
-                        ci,
-                        plan: &plan,
-                    };
-                    let code = migration
+                    let code = migration_of(program)
                         .run(
                             &exports,
                             &secrets,
@@ -343,16 +343,7 @@ async fn run_stages(
                 && plan.timeline.kind == TimelineKind::Production
                 && let Step::Command(program) = &step
             {
-                {
-                    let migration = Migration {
-                        program,
-                        dir: &migrate_dir,
-                        env,
-                        ci,
-                        plan: &plan,
-                    };
-                    refresh_template(&migration, env).await?;
-                }
+                refresh_template(&migration_of(program), env).await?;
             }
             code
         }

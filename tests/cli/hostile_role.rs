@@ -357,15 +357,7 @@ fn a_huge_prune_age_is_refused_and_drops_nothing() {
             &with(&admin, &[]),
         ))
         .expect_code(2);
-        assert_eq!(
-            refused
-                .stderr()
-                .lines()
-                .filter(|l| l.starts_with("error:"))
-                .count(),
-            1,
-            "{refused}"
-        );
+        assert_eq!(refused.error_lines().len(), 1, "{refused}");
     }
     assert_eq!(server.databases(), vec!["shop--old".to_string()]);
 }

@@ -354,27 +354,7 @@ fn per_pr_previews_get_their_own_databases_and_can_be_dropped() {
     let env = admin_env(&server);
     let mut databases = Vec::new();
     for pr in ["41", "42"] {
-        let event = files.path().join(format!("event-{pr}.json"));
-        fs::write(
-            &event,
-            format!(r#"{{"number":{pr},"repository":{{"default_branch":"main"}}}}"#),
-        )
-        .unwrap();
-        let ci = [
-            ("DEPLOYDB_PREVIEW", "per-pr"),
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_EVENT_NAME", "pull_request"),
-            ("GITHUB_REF_NAME", "41/merge"),
-            ("GITHUB_HEAD_REF", "feature/pr"),
-            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
-        ];
-        let json = run(deploydb(
-            repo.path(),
-            &["ensure", "--format", "json"],
-            &with(&env, &ci),
-        ))
-        .expect_code(0)
-        .json();
+        let json = ensure_for_pull_request(&repo, &env, files.path(), pr, "per-pr");
         databases.push(json["database"].as_str().unwrap().to_string());
     }
     assert_eq!(databases, vec!["shop-pr-41", "shop-pr-42"]);
@@ -603,26 +583,7 @@ fn the_shared_preview_serves_every_pull_request_and_names_none() {
     let files = tempfile::tempdir().unwrap();
     let env = admin_env(&server);
     for pr in ["7", "8"] {
-        let event = files.path().join(format!("event-{pr}.json"));
-        fs::write(
-            &event,
-            format!(r#"{{"number":{pr},"repository":{{"default_branch":"main"}}}}"#),
-        )
-        .unwrap();
-        let ci = [
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_EVENT_NAME", "pull_request"),
-            ("GITHUB_REF_NAME", "7/merge"),
-            ("GITHUB_HEAD_REF", "feature/pr"),
-            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
-        ];
-        let json = run(deploydb(
-            repo.path(),
-            &["ensure", "--format", "json"],
-            &with(&env, &ci),
-        ))
-        .expect_code(0)
-        .json();
+        let json = ensure_for_pull_request(&repo, &env, files.path(), pr, "shared");
         assert_eq!(json["database"], "shop-preview");
     }
     assert_eq!(
@@ -685,4 +646,37 @@ fn prune_from_git_keeps_local_branches_that_were_never_pushed() {
     );
     let left: Vec<String> = server.databases();
     assert_eq!(left, vec!["shop--local-only".to_string()], "{pruned}");
+}
+
+/// `ensure --format json` as a GitHub `pull_request` run of pull request `pr` (its event file
+/// written into `dir`), with `DEPLOYDB_PREVIEW=preview`.
+fn ensure_for_pull_request(
+    repo: &Repo,
+    admin: &[(&'static str, String)],
+    dir: &std::path::Path,
+    pr: &str,
+    preview: &str,
+) -> serde_json::Value {
+    let event = dir.join(format!("event-{pr}.json"));
+    fs::write(
+        &event,
+        format!(r#"{{"number":{pr},"repository":{{"default_branch":"main"}}}}"#),
+    )
+    .unwrap();
+    let ref_name = format!("{pr}/merge");
+    let ci = [
+        ("DEPLOYDB_PREVIEW", preview),
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_REF_NAME", ref_name.as_str()),
+        ("GITHUB_HEAD_REF", "feature/pr"),
+        ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+    ];
+    run(deploydb(
+        repo.path(),
+        &["ensure", "--format", "json"],
+        &with(admin, &ci),
+    ))
+    .expect_code(0)
+    .json()
 }

@@ -182,11 +182,7 @@ fn every_mistake_in_the_config_file_is_reported_at_once_in_its_own_words() {
     );
     let shape = run(deploydb(repo.path(), &["timeline"], &[])).expect_code(2);
     let stderr = shape.stderr();
-    assert_eq!(
-        stderr.lines().filter(|l| l.starts_with("error:")).count(),
-        1,
-        "{shape}"
-    );
+    assert_eq!(shape.error_lines().len(), 1, "{shape}");
     assert!(
         stderr.contains("deploydb.toml:2: `migrate` is a section")
             && stderr.contains("write `[migrate]`")

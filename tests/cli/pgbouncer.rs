@@ -280,12 +280,7 @@ fn a_pooler_without_a_route_to_new_databases_is_named_and_nothing_is_left() {
     ))
     .expect_code(5);
     assert_no_password(&failed);
-    let errors: Vec<String> = failed
-        .stderr()
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .map(str::to_string)
-        .collect();
+    let errors = failed.error_lines();
     assert!(
         errors.len() == 1 && errors[0].contains("does not route"),
         "{failed}"

@@ -668,14 +668,7 @@ fn a_bad_admin_url_is_a_usage_error() {
     ))
     .expect_code(2);
     assert!(result.stderr().contains("DEPLOYDB_ADMIN_URL"), "{result}");
-    assert_eq!(
-        result
-            .stderr()
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .count(),
-        1
-    );
+    assert_eq!(result.error_lines().len(), 1);
 }
 
 #[test]

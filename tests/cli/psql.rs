@@ -59,12 +59,7 @@ fn no_credentials_are_given_for_a_database_that_does_not_exist() {
         &["env", "--timeline", "branch:nothing"],
     ] {
         let refused = run(deploydb(repo.path(), args, &env)).expect_code(5);
-        let errors: Vec<String> = refused
-            .stderr()
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .map(str::to_string)
-            .collect();
+        let errors = refused.error_lines();
         assert!(
             errors.len() == 1 && errors[0].contains("shop--nothing does not exist yet"),
             "{refused}"

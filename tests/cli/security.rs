@@ -306,15 +306,7 @@ fn tls_modes_match_libpq() {
         let expected = if works { 0 } else { 5 };
         assert_eq!(result.code(), Some(expected), "{host} {query}\n{result}");
         if !works {
-            assert_eq!(
-                result
-                    .stderr()
-                    .lines()
-                    .filter(|l| l.starts_with("error:"))
-                    .count(),
-                1,
-                "{result}"
-            );
+            assert_eq!(result.error_lines().len(), 1, "{result}");
             assert!(result.stderr().contains("hint:"), "{result}");
         }
         assert_no_password(&result);

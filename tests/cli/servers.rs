@@ -215,12 +215,7 @@ fn failures_change_nothing(major: u32) {
             vec!["run", "--timeline", "branch:feature/x", "--", "true"],
         ] {
             let failed = run(deploydb(repo.path(), &args, &env)).expect_code(5);
-            let errors: Vec<String> = failed
-                .stderr()
-                .lines()
-                .filter(|l| l.starts_with("error:"))
-                .map(str::to_string)
-                .collect();
+            let errors = failed.error_lines();
             assert!(
                 errors.len() == 1 && errors[0].contains(missing),
                 "PostgreSQL {major}, admin {attributes}: one error naming {missing}\n{failed}"

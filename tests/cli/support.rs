@@ -224,6 +224,15 @@ impl Run {
         format!("{}{annotations}", self.stderr())
     }
 
+    /// The `error:` lines on stderr (a failure should have exactly one).
+    pub fn error_lines(&self) -> Vec<String> {
+        self.stderr()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .map(str::to_string)
+            .collect()
+    }
+
     pub fn code(&self) -> Option<i32> {
         self.output.status.code()
     }
