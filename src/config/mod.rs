@@ -12,7 +12,6 @@ mod shape;
 use crate::duration;
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::instance::role::Isolation;
 use crate::timeline::{PreviewMode, Source, Spec, naming};
 
 /// What a new branch database starts from.
@@ -30,6 +29,26 @@ impl BranchFrom {
         match text {
             "empty" => Some(BranchFrom::Empty),
             "template" => Some(BranchFrom::Template),
+            _ => None,
+        }
+    }
+}
+
+/// How timelines are kept apart on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    /// A login role per database that owns it; the exported credentials are that role's.
+    #[default]
+    Role,
+    /// The admin's own credentials are exported (for servers where roles cannot be created).
+    Shared,
+}
+
+impl Isolation {
+    pub fn parse(text: &str) -> Option<Isolation> {
+        match text {
+            "role" => Some(Isolation::Role),
+            "shared" => Some(Isolation::Shared),
             _ => None,
         }
     }

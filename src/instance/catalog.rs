@@ -5,8 +5,9 @@
 use serde::Serialize;
 
 use super::connect::describe;
-use super::ensure::{Session, quote_ident};
+use super::ensure::Session;
 use super::ownership::Ownership;
+use super::quote::quote_ident;
 use crate::error::{Error, Result};
 use crate::timeline::{Kind, naming};
 use tokio_postgres::types::Type;

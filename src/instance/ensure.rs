@@ -13,6 +13,7 @@ use super::connect::{connect, describe};
 use super::conninfo::ConnInfo;
 use super::lock::{self, Holder};
 use super::ownership::Ownership;
+use super::quote::{quote_ident, quote_literal};
 use super::role::{self, Isolation, RoleState};
 use super::version::Version;
 use crate::error::{Error, Kind as ErrorKind, Result};
@@ -659,7 +660,7 @@ struct State {
 /// The deploy time is rewritten at most once a minute: a herd of runs for one timeline then
 /// costs one catalog write, not one each, and `prune --older-than` counts in days anyway.
 fn is_stale(last_deployed_at: Option<&str>, now: i64) -> bool {
-    match last_deployed_at.and_then(crate::lifecycle::epoch_seconds) {
+    match last_deployed_at.and_then(super::timestamp::epoch_seconds) {
         Some(at) => now - at >= 60,
         None => true,
     }
@@ -704,35 +705,5 @@ fn describe_record(record: &Ownership) -> String {
         (Kind::Branch, Some(branch), _) => format!("branch:{branch}"),
         (Kind::Preview, _, Some(pr)) => format!("preview (#{pr})"),
         (kind, _, _) => kind.as_str().to_string(),
-    }
-}
-
-/// A double-quoted identifier with inner quotes doubled.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// A dollar-quoted literal whose tag does not occur in the text, so no escaping rule (and no
-/// `standard_conforming_strings` setting) can change its meaning.
-pub fn quote_literal(text: &str) -> String {
-    let mut tag = String::from("deploydb");
-    while text.contains(&format!("${tag}$")) {
-        tag.push('x');
-    }
-    format!("${tag}${text}${tag}$")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identifiers_and_literals_are_quoted() {
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(quote_literal("it's"), "$deploydb$it's$deploydb$");
-        assert_eq!(
-            quote_literal("x$deploydb$y"),
-            "$deploydbx$x$deploydb$y$deploydbx$"
-        );
     }
 }

@@ -13,9 +13,11 @@ pub mod local;
 pub mod local;
 pub mod lock;
 pub mod ownership;
+pub mod quote;
 pub mod role;
 pub mod role_key;
 pub mod template;
+pub mod timestamp;
 pub mod tls;
 pub mod version;
 

@@ -10,31 +10,13 @@ use sha2::Sha256;
 use tokio_postgres::Client;
 
 use super::connect::describe;
-use super::ensure::{quote_ident, quote_literal};
 use super::ownership::Ownership;
+use super::quote::{quote_ident, quote_literal};
 use super::version::Version;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
-/// How timelines are kept apart on the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Isolation {
-    /// A login role per database that owns it; the exported credentials are that role's.
-    #[default]
-    Role,
-    /// The admin's own credentials are exported (for servers where roles cannot be created).
-    Shared,
-}
-
-impl Isolation {
-    pub fn parse(text: &str) -> Option<Isolation> {
-        match text {
-            "role" => Some(Isolation::Role),
-            "shared" => Some(Isolation::Shared),
-            _ => None,
-        }
-    }
-}
+pub use crate::config::Isolation;
 
 pub fn derive_password(key: &[u8], role: &str) -> Secret {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");

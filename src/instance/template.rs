@@ -11,8 +11,9 @@ use tokio_postgres::types::Type;
 
 use super::connect::{connect, describe};
 use super::conninfo::ConnInfo;
-use super::ensure::{Session, quote_ident, quote_literal};
+use super::ensure::Session;
 use super::ownership::Ownership;
+use super::quote::{quote_ident, quote_literal};
 use super::role::{self, Isolation, RoleState};
 use super::role_key::RoleKey;
 use crate::error::{Error, Result};

@@ -7,11 +7,7 @@ use crate::cli::Format;
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Result, exit};
-use crate::instance::{
-    self,
-    ensure::{Session, quote_ident},
-    role::Isolation,
-};
+use crate::instance::{self, ensure::Session, quote::quote_ident, role::Isolation};
 
 #[derive(Debug, Serialize)]
 pub struct Point {

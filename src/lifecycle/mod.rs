@@ -7,6 +7,3 @@ pub mod check;
 pub mod drop;
 pub mod list;
 pub mod prune;
-mod time;
-
-pub use time::epoch_seconds;

@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::time::Duration;
 
-use super::time::epoch_seconds;
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Result, exit};
+use crate::instance::timestamp::epoch_seconds;
 use crate::instance::{self, catalog::Managed, ensure::Session};
 use crate::report::inert;
 use crate::timeline::{Kind, naming};
