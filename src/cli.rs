@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::export::format::EnvFormat;
 use crate::timeline::Spec;
@@ -167,12 +167,7 @@ impl clap::builder::ValueParserFactory for Spec {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, ValueEnum)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
+pub use crate::report::Format;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {

@@ -5,16 +5,55 @@ use std::path::Path;
 
 use crate::cli::{
     CheckArgs, DetectArgs, DropArgs, EnsureArgs, EnvArgs, Format, Global, ListArgs, LocalAction,
-    LocalArgs, PruneArgs, PsqlArgs, TimelineArgs, TimelineFlag,
+    LocalArgs, PruneArgs, PsqlArgs, RunArgs, TimelineArgs, TimelineFlag,
 };
+use crate::config::{Config, Overrides};
 use crate::detect;
 use crate::env::Env;
 use crate::error::{Error, Result, exit};
 use crate::export::{self, format::render};
 use crate::instance::local;
 use crate::lifecycle;
-use crate::pipeline::{Plan, load_config, resolve_timeline};
+use crate::pipeline::{Plan, RunOptions, resolve_timeline};
 use crate::report;
+
+pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Result<i32> {
+    let config = load_config(global, &args.timeline, None, env, cwd)?;
+    let options = RunOptions {
+        argv: (!args.command.is_empty()).then_some(args.command),
+        require: args.require,
+        json: matches!(args.format, Format::Json),
+        dotenv_flags: args.dotenv_file.is_some() || args.dotenv_secrets,
+        dotenv_file: args.dotenv_file.or_else(|| {
+            env.get("DEPLOYDB_DOTENV_FILE")
+                .map(std::path::PathBuf::from)
+        }),
+        dotenv_secrets: args.dotenv_secrets || env.is_true("DEPLOYDB_DOTENV_SECRETS"),
+    };
+    crate::pipeline::run(config, options, env).await
+}
+
+/// The one checked configuration, from the global flags, the command's timeline flag, the
+/// environment and `deploydb.toml`, before any stage runs.
+pub(crate) fn load_config(
+    global: &Global,
+    flag: &TimelineFlag,
+    migrate: Option<String>,
+    env: &Env,
+    cwd: &Path,
+) -> Result<Config> {
+    Config::load(
+        Overrides {
+            path: global.path.clone(),
+            app: global.app.clone(),
+            production_branch: global.production_branch.clone(),
+            timeline: flag.timeline.clone(),
+            migrate_command: migrate,
+        },
+        env,
+        cwd,
+    )
+}
 
 pub async fn ensure(global: &Global, args: EnsureArgs, env: &Env, cwd: &Path) -> Result<i32> {
     let config = load_config(global, &args.timeline, None, env, cwd)?;

@@ -115,7 +115,7 @@ fn main_inner(args: Vec<OsString>) -> i32 {
 pub async fn run(cli: Cli, env: &Env, cwd: &std::path::Path) -> Result<i32> {
     let global = &cli.global;
     match cli.command {
-        Command::Run(args) => pipeline::run(global, args, env, cwd).await,
+        Command::Run(args) => commands::run(global, args, env, cwd).await,
         Command::Ensure(args) => commands::ensure(global, args, env, cwd).await,
         Command::Timeline(args) => commands::timeline(global, args, env, cwd),
         Command::Env(args) => commands::env(global, args, env, cwd).await,

@@ -8,6 +8,14 @@ use std::time::{Duration, Instant};
 
 use crate::env::Env;
 
+/// How a command prints what it found: for people, or one JSON document for programs.
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
 static QUIET: AtomicBool = AtomicBool::new(false);
 static COLOUR: AtomicBool = AtomicBool::new(false);
 

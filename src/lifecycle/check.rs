@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
-use crate::cli::Format;
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Error, Result, exit};
 use crate::instance::{self, ensure::Session, quote::quote_ident, role::Isolation};
+use crate::report::Format;
 
 #[derive(Debug, Serialize)]
 pub struct Point {

@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
-use crate::cli::Format;
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{Result, exit};
 use crate::instance::{self, catalog::Managed, ensure::Session};
+use crate::report::Format;
 use crate::report::inert;
 use crate::timeline::{Kind, git};
 

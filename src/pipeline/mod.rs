@@ -3,11 +3,10 @@
 //! (`outputs`), the migration command and the template rebuilt with it (`migration`), the
 //! seed (`seed`), and what a run reports (`summary`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::cli::{Format, Global, RunArgs, TimelineFlag};
 use crate::config::BranchFrom;
-use crate::config::{Config, Overrides};
+use crate::config::Config;
 use crate::detect::{self, Report};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result, exit};
@@ -32,24 +31,21 @@ pub(crate) use plan::Plan;
 use seed::{seed, seed_error, seed_table, seeds};
 use summary::{MigrationSummary, Summary, closing_line, job_summary};
 
-pub(crate) fn load_config(
-    global: &Global,
-    flag: &TimelineFlag,
-    migrate: Option<String>,
-    env: &Env,
-    cwd: &Path,
-) -> Result<Config> {
-    Config::load(
-        Overrides {
-            path: global.path.clone(),
-            app: global.app.clone(),
-            production_branch: global.production_branch.clone(),
-            timeline: flag.timeline.clone(),
-            migrate_command: migrate,
-        },
-        env,
-        cwd,
-    )
+/// What `run` does beyond the configuration, resolved from its flags and the environment by
+/// the command layer before any stage runs: stages read neither flags nor `DEPLOYDB_*`.
+pub struct RunOptions {
+    /// `run -- CMD ARGS…`: replaces `[migrate] command`, run without a shell.
+    pub argv: Option<Vec<String>>,
+    /// `--require`: no PostgreSQL dependency is an error, not a skipped run.
+    pub require: bool,
+    /// `--format json`: a summary line ends stdout.
+    pub json: bool,
+    /// `--dotenv-file` / `DEPLOYDB_DOTENV_FILE`.
+    pub dotenv_file: Option<PathBuf>,
+    /// `--dotenv-secrets` / `DEPLOYDB_DOTENV_SECRETS=true`.
+    pub dotenv_secrets: bool,
+    /// Whether the dotenv settings came from flags (a warning outside GitLab).
+    pub dotenv_flags: bool,
 }
 
 pub(crate) fn resolve_timeline(config: &Config, env: &Env) -> Result<(Timeline, String)> {
@@ -65,13 +61,13 @@ pub(crate) fn resolve_timeline(config: &Config, env: &Env) -> Result<(Timeline, 
     Ok((timeline, database))
 }
 
-pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Result<i32> {
+pub async fn run(config: Config, options: RunOptions, env: &Env) -> Result<i32> {
     let ci = Ci::from_env(env);
-    let format = args.format;
+    let json = options.json;
     let mut summary = Summary::default();
     let started = std::time::Instant::now();
-    let result = run_stages(global, args, env, cwd, ci, &mut summary).await;
-    if matches!(format, Format::Text)
+    let result = run_stages(config, options, env, ci, &mut summary).await;
+    if !json
         && let Ok(code) = &result
         && let Some(line) = closing_line(&summary, *code, started.elapsed())
     {
@@ -83,7 +79,7 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
             &job_summary(&summary, result.as_ref().err()),
         )?;
     }
-    if matches!(format, Format::Json) {
+    if json {
         println!(
             "{}",
             serde_json::to_string(&summary).expect("the summary serializes")
@@ -93,15 +89,13 @@ pub async fn run(global: &Global, args: RunArgs, env: &Env, cwd: &Path) -> Resul
 }
 
 async fn run_stages(
-    global: &Global,
-    args: RunArgs,
+    mut config: Config,
+    options: RunOptions,
     env: &Env,
-    cwd: &Path,
     ci: Ci,
     summary: &mut Summary,
 ) -> Result<i32> {
-    let argv = (!args.command.is_empty()).then(|| args.command.clone());
-    let mut config = load_config(global, &args.timeline, None, env, cwd)?;
+    let argv = options.argv.clone();
     let stage = Stage::start("detect");
     let detected = detect::scan(&config.root)?;
     // An explicit command always runs; only "nothing detected and nothing configured" skips.
@@ -110,7 +104,8 @@ async fn run_stages(
             .migrate_command
             .as_deref()
             .is_some_and(|c| c != "auto");
-    if !detected.uses_postgres() && (args.require || (!explicit && detected.migrations.is_empty()))
+    if !detected.uses_postgres()
+        && (options.require || (!explicit && detected.migrations.is_empty()))
     {
         let others = if detected.engines.is_empty() {
             String::new()
@@ -121,7 +116,7 @@ async fn run_stages(
             "no PostgreSQL dependency found in {}{others}",
             config.root.display()
         );
-        if args.require {
+        if options.require {
             return Err(Error::new(Kind::NoPostgres, message)
                 .with_hint("run `deploydb detect` to see what was found, or drop --require"));
         }
@@ -253,7 +248,7 @@ async fn run_stages(
     }
 
     let stage = Stage::start("export");
-    summary.exported = deliver(&plan, &exports, &ensured, &args, env)?;
+    summary.exported = deliver(&plan, &exports, &ensured, &options, env)?;
     stage.done(if summary.exported.is_empty() {
         "to the migration command".to_string()
     } else {

@@ -3,8 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Plan, timeline_spec};
-use crate::cli::RunArgs;
+use super::{Plan, RunOptions, timeline_spec};
 use crate::env::Env;
 use crate::error::Result;
 use crate::export::{self, Exports};
@@ -48,7 +47,7 @@ pub(super) fn deliver(
     plan: &Plan,
     exports: &Exports,
     ensured: &instance::ensure::Ensured,
-    args: &RunArgs,
+    options: &RunOptions,
     env: &Env,
 ) -> Result<Vec<String>> {
     let mut delivered = Vec::new();
@@ -59,17 +58,15 @@ pub(super) fn deliver(
     if write_github_outputs(plan, exports, ensured, env)? {
         delivered.push("$GITHUB_OUTPUT".to_string());
     }
-    let dotenv_asked = args.dotenv_file.is_some() || args.dotenv_secrets;
-    if dotenv_asked && !env.is_true("GITLAB_CI") {
+    if options.dotenv_flags && !env.is_true("GITLAB_CI") {
         report::warning(
             "--dotenv-file and --dotenv-secrets shape GitLab's dotenv report, and this is not a GitLab CI job (GITLAB_CI is not true): no report was written; use `deploydb env --format dotenv` for a file elsewhere",
         );
     }
     if env.is_true("GITLAB_CI") {
-        let file = args
+        let file = options
             .dotenv_file
             .clone()
-            .or_else(|| env.get("DEPLOYDB_DOTENV_FILE").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("deploydb.env"));
         // GitLab reads `artifacts:reports:dotenv` relative to the project's root, so a relative
         // report path is too (in a monorepo, deploydb.toml's folder is not the root).
@@ -80,7 +77,7 @@ pub(super) fn deliver(
         } else {
             plan.config.root.join(file)
         };
-        let with_secrets = args.dotenv_secrets || env.is_true("DEPLOYDB_DOTENV_SECRETS");
+        let with_secrets = options.dotenv_secrets;
         // The app and timeline ride along, so a stop job (no checkout, so no deploydb.toml)
         // drops this very database. Their own names: a report's variables outrank a later
         // job's `variables:`, and DEPLOYDB_APP from one app's report must not retarget another.
