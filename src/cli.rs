@@ -28,7 +28,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options every command takes, listed apart from the command's own in its `--help`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The repository, or any folder inside it [default: the current directory]
     #[arg(short = 'C', long, global = true, value_name = "DIR")]
@@ -39,7 +41,7 @@ pub struct Global {
     /// The branch whose deployments are production [env: DEPLOYDB_PRODUCTION_BRANCH]
     #[arg(long, global = true, value_name = "BRANCH")]
     pub production_branch: Option<String>,
-    /// More log output (-v info, -vv debug); RUST_LOG also works
+    /// Say what deploydb does (-v), every step (-vv); RUNNER_DEBUG=1 gives -vv
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// No progress lines (warnings and errors still show)

@@ -385,3 +385,20 @@ fn a_local_cluster_folder_the_server_account_cannot_enter_is_named() {
     );
     assert!(!xdg.exists(), "a folder was created");
 }
+
+/// A command's `--help` lists its own options first and the global ones apart, under their
+/// own heading, so `drop --help` does not mix `--yes` with `--app`.
+#[test]
+fn help_keeps_a_commands_options_apart_from_the_global_ones() {
+    let repo = Repo::new("main");
+    let help = run(deploydb(repo.path(), &["drop", "--help"], &[])).expect_code(0);
+    let text = help.stdout();
+    let (own, global) = text
+        .split_once("Global options:")
+        .unwrap_or_else(|| panic!("no Global options heading:\n{text}"));
+    assert!(own.contains("--yes") && !own.contains("--app"), "{text}");
+    assert!(
+        global.contains("--app") && !global.contains("--yes"),
+        "{text}"
+    );
+}
