@@ -87,7 +87,7 @@ fn main_inner(args: Vec<OsString>) -> i32 {
                 .build()
                 .map_err(|e| Error::internal(format!("could not start the async runtime: {e}")))
                 .and_then(|rt| {
-                    let result = rt.block_on(run(cli, &env, &cwd));
+                    let result = rt.block_on(until_interrupted(run(cli, &env, &cwd)));
                     // Not a plain drop, which waits for every blocking task: a relay thread
                     // still reading a pipe that a migration's background process holds open
                     // would keep the step alive as long as that process lives.
@@ -108,6 +108,38 @@ fn main_inner(args: Vec<OsString>) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// Runs `work` unless SIGINT or SIGTERM comes first: then the run ends with 130 or 143 and one
+/// line, not the shell's silent kill, whatever stage it was in. While a migration command runs,
+/// the signal is the migration's to handle (it stops the command's process group first).
+async fn until_interrupted(work: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return work.await;
+        };
+        tokio::pin!(work);
+        loop {
+            let signal = tokio::select! {
+                result = &mut work => return result,
+                _ = int.recv() => migrate::SIGINT,
+                _ = term.recv() => migrate::SIGTERM,
+            };
+            if !migrate::handles_signals() {
+                return Err(Error::new(
+                    error::Kind::Interrupted(signal),
+                    "interrupted; nothing more was done",
+                ));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    work.await
 }
 
 /// Runs one command. Returns the exit code to use when the command itself decides it (the

@@ -86,6 +86,9 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
     // Listening before the spawn: a Ctrl-C that comes in the moment after must reach the
     // migration's group, not kill deploydb and leave the group running.
     let mut signals = Signals::listen()?;
+    // From here until the command is done, a signal is this function's to handle (it stops
+    // the command's whole group); before, deploydb's own handler ends the run (lib.rs).
+    let _handling = Handling::start();
     let mut child = command.spawn().map_err(|e| {
         // As a shell answers: 127 for a command that is not there, 126 for one that may not be
         // run; so `run -- CMD` and `[migrate] command = "CMD"` fail alike.
@@ -189,8 +192,31 @@ async fn stop_group(
     }
 }
 
-const SIGINT: i32 = 2;
-const SIGTERM: i32 = 15;
+static HANDLING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a migration command is running and handles SIGINT/SIGTERM itself.
+pub fn handles_signals() -> bool {
+    HANDLING.load(std::sync::atomic::Ordering::SeqCst) > 0
+}
+
+/// Marks a migration as handling signals while it lives.
+struct Handling;
+
+impl Handling {
+    fn start() -> Handling {
+        HANDLING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Handling
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        HANDLING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+pub const SIGINT: i32 = 2;
+pub const SIGTERM: i32 = 15;
 
 /// SIGINT and SIGTERM (Ctrl-C elsewhere), listened for before the command starts.
 struct Signals {

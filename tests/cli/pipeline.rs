@@ -1003,3 +1003,51 @@ fn a_background_process_holding_the_pipes_does_not_keep_the_run_alive() {
         "deploydb waited for the background process to finish"
     );
 }
+
+/// Ctrl-C before the migration starts (here while deploydb waits for a server that is not
+/// there yet): the run ends at once with 130 and one line, and the migration never runs.
+#[test]
+fn sigint_before_the_migration_starts_ends_the_run_with_130() {
+    let repo = Repo::new("feature/early");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgresql://u:p@127.0.0.1:{port}/postgres?sslmode=disable");
+    let marker = repo.path().join("migrated");
+    let mut child = deploydb(
+        repo.path(),
+        &["run", "--", "touch", marker.to_str().unwrap()],
+        &[
+            ("DEPLOYDB_ADMIN_URL", url.as_str()),
+            ("DEPLOYDB_CONNECT_TIMEOUT", "60s"),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // The handshake: deploydb says it is retrying the connection, so it is past start-up.
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let retrying = line.contains("retrying");
+        seen.push(line);
+        if retrying {
+            break;
+        }
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:?} {rest:?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("error: interrupted")),
+        "{rest:?}"
+    );
+    assert!(!marker.exists(), "the migration ran");
+}
