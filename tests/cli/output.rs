@@ -402,3 +402,89 @@ fn help_keeps_a_commands_options_apart_from_the_global_ones() {
         "{text}"
     );
 }
+
+/// What a user reads, whole: a first and a second `run` of a branch, and a failing one, with
+/// durations, ports and temp paths redacted — so any change of wording is a reviewed change.
+#[test]
+fn the_run_log_reads_as_reviewed() {
+    let server = Server::start();
+    let repo = Repo::new("feature/golden");
+    let admin = admin_env(&server);
+    let env = with(&admin, &[]);
+    let redact = |run: &Run| {
+        let port = server.port().to_string();
+        let root = repo.path().display().to_string();
+        let mut out = String::new();
+        for line in run.stderr().lines() {
+            let mut line = line.replace(&port, "PORT").replace(&root, "REPO");
+            // `[12ms]`, `[1.2s]`, `in 340ms`, `in 1.2s`
+            for (open, close) in [("[", "]"), ("in ", "")] {
+                let mut rest = line.as_str();
+                let mut done = String::new();
+                while let Some(at) = rest.find(open) {
+                    let after = &rest[at + open.len()..];
+                    let digits = after
+                        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                        .unwrap_or(after.len());
+                    let unit = &after[digits..];
+                    let unit_len = if unit.starts_with("ms") {
+                        2
+                    } else if unit.starts_with('s') {
+                        1
+                    } else {
+                        0
+                    };
+                    if digits > 0 && unit_len > 0 && unit[unit_len..].starts_with(close) {
+                        done.push_str(&rest[..at]);
+                        done.push_str(&format!("{open}T{close}"));
+                        rest = &after[digits + unit_len + close.len()..];
+                    } else {
+                        done.push_str(&rest[..at + open.len()]);
+                        rest = after;
+                    }
+                }
+                done.push_str(rest);
+                line = done;
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    };
+    let args = ["run", "--", "sh", "-c", "echo migrating"];
+    let first = run(deploydb(repo.path(), &args, &env)).expect_code(0);
+    assert_eq!(
+        redact(&first),
+        "\
+deploydb: detect    postgres (package.json:1 pg) [T]
+deploydb: timeline  branch:feature/golden (from git HEAD) -> shop--feature-golden
+deploydb: database  shop--feature-golden created on postgresql://deploydb_admin:****@127.0.0.1:PORT/postgres?sslmode=disable [T]
+deploydb: export    to the migration command [T]
+deploydb: migrate   running `sh -c 'echo migrating'` in .
+deploydb: migrate   exited with 0 [T]
+deploydb: done      shop--feature-golden created, migrated (`sh -c 'echo migrating'`) in T
+",
+        "{first}"
+    );
+    let again = run(deploydb(repo.path(), &args, &env)).expect_code(0);
+    assert!(
+        redact(&again).contains("deploydb: database  shop--feature-golden reused on "),
+        "{again}"
+    );
+    let failed = run(deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", "exit 3"],
+        &env,
+    ))
+    .expect_code(3);
+    assert!(
+        redact(&failed).ends_with(
+            "\
+deploydb: migrate   running `sh -c 'exit 3'` in .
+deploydb: migrate   exited with 3 [T]
+error: the migration command `sh -c 'exit 3'` exited with 3
+"
+        ),
+        "{failed}"
+    );
+}
