@@ -144,6 +144,9 @@ pub struct PruneArgs {
     /// Also prune preview databases (by age)
     #[arg(long)]
     pub include_previews: bool,
+    /// `json` prints every decision and the totals as one document
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

@@ -211,6 +211,7 @@ pub async fn prune(global: &Global, args: PruneArgs, env: &Env, cwd: &Path) -> R
         older_than: args.older_than,
         branches_from: args.branches_from.as_deref(),
         include_previews: args.include_previews,
+        format: args.format,
     };
     lifecycle::prune::run(&config, env, options).await
 }

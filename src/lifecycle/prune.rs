@@ -20,6 +20,16 @@ pub struct Options<'a> {
     /// `git`, a file, or `-` for standard input.
     pub branches_from: Option<&'a str>,
     pub include_previews: bool,
+    pub format: crate::report::Format,
+}
+
+/// One database's fate, for `--format json`.
+#[derive(serde::Serialize)]
+struct Decision {
+    database: String,
+    /// `drop`, `would_drop`, `keep` or `failed`.
+    action: &'static str,
+    reason: String,
 }
 
 pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32> {
@@ -57,6 +67,8 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
     let live_names = live.as_ref().map(|live| live_names(&config.app, live));
     let mut dropped = 0;
     let mut failures = Vec::new();
+    let json = matches!(options.format, crate::report::Format::Json);
+    let mut decisions = Vec::new();
     for m in &managed {
         let (drop, why) = decide(
             m,
@@ -72,35 +84,49 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
             (false, _) => "keep",
         };
         // `why` may quote a branch name from the record, which the database's owner can rewrite.
-        println!("{verb:<10} {:<40} {}", inert(&m.name), inert(&why));
+        if !json {
+            println!("{verb:<10} {:<40} {}", inert(&m.name), inert(&why));
+        }
+        let mut action = match (drop, options.dry_run) {
+            (true, true) => "would_drop",
+            (true, false) => "drop",
+            (false, _) => "keep",
+        };
+        let mut reason = why;
         if drop {
             if !options.dry_run
                 && let Err(e) = session.drop_timeline(&m.name, &config.app).await
             {
                 // One database that cannot go (sessions a pooler holds, a lost privilege)
                 // must not keep the rest: go on, and report every failure at the end.
-                println!("failed     {:<40} {}", inert(&m.name), inert(&e.message));
+                if !json {
+                    println!("failed     {:<40} {}", inert(&m.name), inert(&e.message));
+                }
                 failures.push(m.name.clone());
-                continue;
+                action = "failed";
+                reason = e.message;
+            } else {
+                dropped += 1;
             }
-            dropped += 1;
         }
+        decisions.push(Decision {
+            database: m.name.clone(),
+            action,
+            reason,
+        });
     }
-    println!(
-        "{} {dropped} of {} databases of app `{}`{}",
-        if options.dry_run {
-            "would prune"
-        } else {
-            "pruned"
-        },
-        managed.len(),
-        config.app,
-        if options.dry_run {
-            " (dry run: nothing was dropped)"
-        } else {
-            ""
-        }
-    );
+    if json {
+        let value = serde_json::json!({
+            "app": config.app,
+            "dry_run": options.dry_run,
+            "pruned": dropped,
+            "databases": managed.len(),
+            "decisions": decisions,
+        });
+        println!("{value}");
+    } else {
+        print_totals(dropped, managed.len(), &config.app, options.dry_run);
+    }
     if !failures.is_empty() {
         return Err(Error::server(format!(
             "{} of the databases to prune could not be dropped: {}",
@@ -110,6 +136,18 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
         .with_hint("see the `failed` lines above for why; the others were pruned"));
     }
     Ok(exit::OK)
+}
+
+fn print_totals(dropped: usize, total: usize, app: &str, dry_run: bool) {
+    println!(
+        "{} {dropped} of {total} databases of app `{app}`{}",
+        if dry_run { "would prune" } else { "pruned" },
+        if dry_run {
+            " (dry run: nothing was dropped)"
+        } else {
+            ""
+        }
+    );
 }
 
 /// The largest `--older-than` taken: 1000 years, far beyond any deploy yet small enough that

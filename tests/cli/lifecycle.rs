@@ -680,3 +680,55 @@ fn ensure_for_pull_request(
     .expect_code(0)
     .json()
 }
+
+/// `prune --format json`: every decision and the totals in one document a script can read;
+/// with `--dry-run`, nothing is dropped.
+#[test]
+fn prune_reports_its_decisions_as_json() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let env = admin_env(&server);
+    crate::support::ensure_all(
+        &repo,
+        &with(&env, &[]),
+        None,
+        &["branch:kept", "branch:gone"],
+    );
+    let live = repo.path().join("live.txt");
+    fs::write(&live, "main\nkept\n").unwrap();
+    let json = run(deploydb(
+        repo.path(),
+        &[
+            "prune",
+            "--dry-run",
+            "--branches-from",
+            live.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &with(&env, &[]),
+    ))
+    .expect_code(0)
+    .json();
+    assert_eq!(json["pruned"], 1);
+    assert_eq!(json["dry_run"], true);
+    let actions: Vec<(String, String)> = json["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["database"].as_str().unwrap().to_string(),
+                d["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("shop--gone".to_string(), "would_drop".to_string()),
+            ("shop--kept".to_string(), "keep".to_string())
+        ]
+    );
+    assert_eq!(server.databases().len(), 2);
+}
