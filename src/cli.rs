@@ -128,6 +128,9 @@ pub struct DropArgs {
     /// The exact database name, required to drop production
     #[arg(long, value_name = "DATABASE")]
     pub confirm: Option<String>,
+    /// `json` prints what was (or would be) dropped as one document
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

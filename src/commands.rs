@@ -200,6 +200,7 @@ pub async fn drop(global: &Global, args: DropArgs, env: &Env, cwd: &Path) -> Res
         dry_run: args.dry_run,
         production: args.production,
         confirm: args.confirm.as_deref(),
+        json: matches!(args.format, Format::Json),
     };
     lifecycle::drop::run(&config, env, options).await
 }

@@ -13,6 +13,33 @@ pub struct Options<'a> {
     pub dry_run: bool,
     pub production: bool,
     pub confirm: Option<&'a str>,
+    /// One JSON document instead of a sentence: `database`, `existed`, `dropped`,
+    /// `role_dropped`, `dry_run`.
+    pub json: bool,
+}
+
+fn say(
+    options: &Options<'_>,
+    text: String,
+    database: &str,
+    existed: bool,
+    dropped: bool,
+    role: bool,
+) {
+    if options.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "database": database,
+                "existed": existed,
+                "dropped": dropped,
+                "role_dropped": role,
+                "dry_run": options.dry_run,
+            })
+        );
+    } else {
+        println!("{text}");
+    }
 }
 
 pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32> {
@@ -38,7 +65,14 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
         );
     }
     let Some(existing) = &resolved.existing else {
-        println!("nothing to drop: database {name} does not exist");
+        say(
+            &options,
+            format!("nothing to drop: database {name} does not exist"),
+            name,
+            false,
+            false,
+            false,
+        );
         return Ok(exit::OK);
     };
     let record = existing.comment.as_deref().and_then(Ownership::parse);
@@ -72,7 +106,14 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
         }
     }
     if options.dry_run {
-        println!("would drop database {name} and its role (dry run)");
+        say(
+            &options,
+            format!("would drop database {name} and its role (dry run)"),
+            name,
+            true,
+            false,
+            false,
+        );
         return Ok(exit::OK);
     }
     if !options.yes {
@@ -82,7 +123,7 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
         .with_hint("--dry-run shows what would go"));
     }
     let outcome = session.drop_timeline(name, &config.app).await?;
-    println!(
+    let text = format!(
         "dropped database {name}{}",
         if outcome.role_dropped {
             " and its role"
@@ -90,5 +131,6 @@ pub async fn run(config: &Config, env: &Env, options: Options<'_>) -> Result<i32
             ""
         }
     );
+    say(&options, text, name, true, true, outcome.role_dropped);
     Ok(exit::OK)
 }

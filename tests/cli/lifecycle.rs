@@ -732,3 +732,36 @@ fn prune_reports_its_decisions_as_json() {
     );
     assert_eq!(server.databases().len(), 2);
 }
+
+/// `drop --format json`: what was (or would be) dropped as one document.
+#[test]
+fn drop_reports_as_json() {
+    let server = Server::start();
+    let repo = Repo::new("main");
+    let env = admin_env(&server);
+    let env = with(&env, &[]);
+    crate::support::ensure_all(&repo, &env, None, &["branch:x"]);
+    let drop = |extra: &[&str]| {
+        let mut args = vec!["drop", "--timeline", "branch:x", "--format", "json"];
+        args.extend_from_slice(extra);
+        run(deploydb(repo.path(), &args, &env))
+            .expect_code(0)
+            .json()
+    };
+    let dry = drop(&["--dry-run"]);
+    assert_eq!(
+        (dry["existed"].clone(), dry["dropped"].clone()),
+        (true.into(), false.into())
+    );
+    let done = drop(&["--yes"]);
+    assert_eq!(
+        (
+            done["database"].clone(),
+            done["dropped"].clone(),
+            done["role_dropped"].clone()
+        ),
+        ("shop--x".into(), true.into(), true.into())
+    );
+    assert_eq!(drop(&["--yes"])["existed"], false);
+    assert!(server.databases().is_empty());
+}
