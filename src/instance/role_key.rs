@@ -4,8 +4,9 @@
 //!
 //! - by default, a large object in the admin URL's database, owned by the admin and readable by
 //!   its owner only (large objects carry their own ACL; `lo_compat_privileges` must be off,
-//!   which is the default and is checked). It is found by its owner and its comment, made on
-//!   first use, and lives in the server's catalog like every other piece of deploydb's state;
+//!   which is the default and is checked). It sits at an OID derived from the admin's
+//!   credential (one index look-up; no other role can predict it), is made on first use, and
+//!   lives in the server's catalog like every other piece of deploydb's state;
 //! - or `DEPLOYDB_ROLE_SECRET` (at least 32 characters), for pipelines that keep it themselves.
 //!
 //! Each role's record carries the key's *id* — random, stored beside the key, not derived from
@@ -79,23 +80,43 @@ fn from_secret(secret: &str) -> Result<RoleKey> {
     })
 }
 
-/// The admin's key object, when there is one and only the admin can read it.
+/// Where the key object lives: an OID derived from the admin's credential, so it is found by
+/// one index look-up (no scan of `pg_description`, which costs a new backend ~1 ms), and no role
+/// without that credential can predict it to take it first. A changed admin password means a
+/// new key, so every role gets a new password on its next deploy.
+fn key_oid(session: &Session) -> u32 {
+    // Keyed with the admin's password and named by its user: two admins never meet.
+    let bytes = lock::key(session.admin(), "role-key-oid", &session.admin().user).to_le_bytes();
+    // The upper half of the OID space, far from what the server hands out on its own.
+    0x8000_0000 | (u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) & 0x7fff_ffff)
+}
+
+/// The admin's key object, when there is one and only the admin can read it. One call of
+/// `lo_get` by OID and nothing else: looking at `pg_largeobject_metadata` first would cost every
+/// run a catalog load (~2 ms on a new backend). The owner need not be checked: no role without
+/// the admin's credential can know the OID to plant an object there, and one that is not the
+/// admin's is unreadable (permission denied) while `lo_compat_privileges` is off.
 async fn read(session: &Session) -> Result<Option<RoleKey>> {
-    let rows = session
+    let oid = key_oid(session);
+    let row = session
         .client
         .query_typed(
-            "SELECT pg_catalog.current_setting('lo_compat_privileges')::bool, \
-                    (SELECT pg_catalog.lo_get(m.oid) \
-                     FROM pg_catalog.pg_largeobject_metadata m \
-                     JOIN pg_catalog.pg_description d \
-                       ON d.objoid = m.oid AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass \
-                     WHERE m.lomowner = pg_catalog.to_regrole(pg_catalog.quote_ident(current_user))::oid \
-                       AND d.description = $1 \
-                     ORDER BY m.oid LIMIT 1)",
-            &[(&MARK, Type::TEXT)],
+            "SELECT pg_catalog.current_setting('lo_compat_privileges')::bool, pg_catalog.lo_get($1)",
+            &[(&oid, Type::OID)],
         )
-        .await
-        .map_err(|e| fail("read", &e))?;
+        .await;
+    let rows = match row {
+        Ok(rows) => rows,
+        // 42704: no large object with that OID yet.
+        Err(e) if e.code().map(|c| c.code()) == Some("42704") => return Ok(None),
+        Err(e) if e.code().map(|c| c.code()) == Some("42501") => {
+            return Err(Error::server(format!(
+                "large object {oid}, where deploydb keeps the key for role passwords, belongs to another role"
+            ))
+            .with_hint("set DEPLOYDB_ROLE_SECRET (32+ random characters), or have that object removed"));
+        }
+        Err(e) => return Err(fail("read", &e)),
+    };
     let row = rows.first().ok_or_else(|| Error::server("no row"))?;
     let compat: bool = row.get(0);
     if compat {
@@ -104,8 +125,13 @@ async fn read(session: &Session) -> Result<Option<RoleKey>> {
         )
         .with_hint("turn lo_compat_privileges off, or set DEPLOYDB_ROLE_SECRET (32+ random characters)"));
     }
-    let bytes: Option<Vec<u8>> = row.get(1);
-    Ok(bytes.and_then(|b| parse(&b)))
+    let bytes: Vec<u8> = row.get(1);
+    parse(&bytes).map(Some).ok_or_else(|| {
+        Error::server(format!(
+            "large object {oid} does not hold a deploydb role key"
+        ))
+        .with_hint("set DEPLOYDB_ROLE_SECRET (32+ random characters), or have that object removed")
+    })
 }
 
 fn parse(bytes: &[u8]) -> Option<RoleKey> {
@@ -132,31 +158,45 @@ async fn create(session: &Session) -> Result<RoleKey> {
     let client = &session.client;
     let result = async {
         client.batch_execute(&statement).await?;
+        let oid = key_oid(session);
+        let compat: bool = client
+            .query_typed_one(
+                "SELECT pg_catalog.current_setting('lo_compat_privileges')::bool",
+                &[],
+            )
+            .await?
+            .get(0);
+        if compat {
+            return Ok(true);
+        }
         let existing = client
             .query_typed(
-                "SELECT m.oid FROM pg_catalog.pg_largeobject_metadata m \
-                 JOIN pg_catalog.pg_description d \
-                   ON d.objoid = m.oid AND d.classoid = 'pg_catalog.pg_largeobject'::pg_catalog.regclass \
-                 WHERE m.lomowner = pg_catalog.to_regrole(pg_catalog.quote_ident(current_user))::oid \
-                   AND d.description = $1",
-                &[(&MARK, Type::TEXT)],
+                "SELECT 1 FROM pg_catalog.pg_largeobject_metadata WHERE oid = $1",
+                &[(&oid, Type::OID)],
             )
             .await?;
         if existing.is_empty() {
-            let oid: u32 = client
-                .query_typed_one(
-                    "SELECT pg_catalog.lo_from_bytea(0, $1)",
-                    &[(&bytes, Type::BYTEA)],
+            client
+                .query_typed(
+                    "SELECT pg_catalog.lo_from_bytea($1, $2)",
+                    &[(&oid, Type::OID), (&bytes, Type::BYTEA)],
                 )
-                .await?
-                .get(0);
+                .await?;
+            // The comment is for people (and `lo_unlink` by description to rotate).
             client
                 .batch_execute(&format!("COMMENT ON LARGE OBJECT {oid} IS '{MARK}'"))
                 .await?;
         }
-        client.batch_execute("COMMIT").await
+        client.batch_execute("COMMIT").await.map(|()| false)
     }
     .await;
+    if matches!(result, Ok(true)) {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(Error::server(
+            "lo_compat_privileges is on: every role could read the key deploydb would keep for role passwords; nothing was made",
+        )
+        .with_hint("turn lo_compat_privileges off, or set DEPLOYDB_ROLE_SECRET (32+ random characters)"));
+    }
     if let Err(e) = result {
         let _ = client.batch_execute("ROLLBACK").await;
         return Err(fail("create", &e).with_hint(

@@ -591,3 +591,33 @@ fn hostile_branch_names_map_to_distinct_valid_databases() {
     let on_server: BTreeSet<String> = server.databases().into_iter().collect();
     assert_eq!(on_server, databases);
 }
+
+/// A server where `lo_compat_privileges` is on lets every role read every large object: the
+/// role key is not made there (one error naming the setting, nothing created), and a pipeline
+/// that keeps its own key (`DEPLOYDB_ROLE_SECRET`) still deploys.
+#[test]
+fn no_role_key_is_kept_where_every_role_could_read_it() {
+    let server = Server::start();
+    server.superuser_sql("ALTER SYSTEM SET lo_compat_privileges = on");
+    server.superuser_sql("SELECT pg_reload_conf()");
+    let repo = Repo::new("feature/compat");
+    let base = admin_env(&server);
+    let before = server.catalog_snapshot();
+    let refused = run(deploydb(repo.path(), &["ensure"], &with(&base, &[]))).expect_code(5);
+    assert!(
+        refused.error_lines().len() == 1 && refused.stderr().contains("lo_compat_privileges"),
+        "{refused}"
+    );
+    assert_eq!(server.catalog_snapshot(), before);
+    assert_eq!(
+        server.superuser_sql("SELECT count(*) FROM pg_largeobject_metadata"),
+        vec!["0"]
+    );
+    let secret = "a-pipeline-kept-secret-of-forty-characters";
+    run(deploydb(
+        repo.path(),
+        &["ensure"],
+        &with(&base, &[("DEPLOYDB_ROLE_SECRET", secret)]),
+    ))
+    .expect_code(0);
+}
