@@ -4,21 +4,47 @@
 use super::{Found, Manifest};
 
 const ECOSYSTEM: &str = "go";
-/// Module path prefixes; pgx's major versions (`/v4`, `/v5`) all match.
-const POSTGRES_MODULES: &[&str] = &[
-    "github.com/jackc/pgx",
-    "github.com/lib/pq",
-    "gorm.io/driver/postgres",
-    "github.com/uptrace/bun/dialect/pgdialect",
+/// Module path prefixes and their engine; major versions (`/v4`, `/v5`) all match.
+const MODULES: &[(&str, &str)] = &[
+    ("github.com/jackc/pgx", "postgres"),
+    ("github.com/lib/pq", "postgres"),
+    ("gorm.io/driver/postgres", "postgres"),
+    ("github.com/uptrace/bun/dialect/pgdialect", "postgres"),
+    ("github.com/uptrace/bun/driver/pgdriver", "postgres"),
+    ("github.com/go-pg/pg", "postgres"),
+    ("github.com/go-sql-driver/mysql", "mysql"),
+    ("gorm.io/driver/mysql", "mysql"),
+    ("github.com/uptrace/bun/dialect/mysqldialect", "mysql"),
+    ("github.com/mattn/go-sqlite3", "sqlite"),
+    ("modernc.org/sqlite", "sqlite"),
+    ("github.com/ncruces/go-sqlite3", "sqlite"),
+    ("github.com/glebarez/sqlite", "sqlite"),
+    ("github.com/glebarez/go-sqlite", "sqlite"),
+    ("gorm.io/driver/sqlite", "sqlite"),
+    ("github.com/uptrace/bun/dialect/sqlitedialect", "sqlite"),
+    ("github.com/redis/go-redis", "redis"),
+    ("github.com/go-redis/redis", "redis"),
+    ("github.com/gomodule/redigo", "redis"),
+    ("github.com/redis/rueidis", "redis"),
+    ("go.mongodb.org/mongo-driver", "mongodb"),
+    ("github.com/denisenkom/go-mssqldb", "sqlserver"),
+    ("github.com/microsoft/go-mssqldb", "sqlserver"),
+    ("gorm.io/driver/sqlserver", "sqlserver"),
+    ("github.com/ClickHouse/clickhouse-go", "clickhouse"),
 ];
+
+/// The engine of a module path, if it is a driver we know.
+pub(super) fn engine_of(module: &str) -> Option<&'static str> {
+    MODULES
+        .iter()
+        .find(|(m, _)| module == *m || module.strip_prefix(m).is_some_and(|r| r.starts_with('/')))
+        .map(|(_, e)| *e)
+}
 
 pub(super) fn read(manifest: &Manifest, found: &mut Found) {
     for (i, module, indirect) in requires(&manifest.text) {
-        let matches = POSTGRES_MODULES
-            .iter()
-            .any(|m| module == *m || module.strip_prefix(m).is_some_and(|r| r.starts_with('/')));
-        if matches {
-            let mut finding = manifest.finding("postgres", ECOSYSTEM, module, i + 1);
+        if let Some(engine) = engine_of(module) {
+            let mut finding = manifest.finding(engine, ECOSYSTEM, module, i + 1);
             finding.indirect = indirect;
             found.findings.push(finding);
         }

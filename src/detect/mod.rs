@@ -4,15 +4,20 @@
 //! parsed is a warning, never a failure.
 
 mod deno;
-mod extras;
+mod dotenv;
+mod drizzle;
+mod elixir;
 mod go;
+mod java;
 mod migrations;
 mod node;
+mod php;
 mod prisma;
 mod python;
 mod read;
 mod ruby;
 mod rust;
+mod strength;
 mod summary;
 mod walk;
 
@@ -25,6 +30,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 pub use migrations::choose as choose_migration;
+pub use strength::Strength;
 pub use summary::text;
 
 pub const POSTGRES: &str = "postgres";
@@ -42,6 +48,24 @@ pub struct Finding {
     /// An indirect (transitive) requirement: reported, but it does not decide the engines.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub indirect: bool,
+    /// How much this finding weighs (see `strength`): its table or group, capped by its place.
+    pub strength: Strength,
+    /// It selects a backend of the app's own database (a Cargo feature per backend, an extra
+    /// named after the engine), so it counts beside runtime drivers.
+    #[serde(skip)]
+    pub configures: bool,
+}
+
+impl Finding {
+    pub fn with_strength(mut self, strength: Strength) -> Finding {
+        self.strength = strength;
+        self
+    }
+
+    pub fn configuring(mut self) -> Finding {
+        self.configures = true;
+        self
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -59,8 +83,13 @@ pub struct Warning {
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
-    /// Engines that some component uses directly, sorted.
+    /// Engines that some component uses directly, sorted: per component those of its strongest
+    /// evidence (runtime, else dev, else optional).
     pub engines: Vec<String>,
+    /// Components that support several SQL engines for their own database, with those engines:
+    /// PostgreSQL is one option there, not a certainty.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub choices: std::collections::BTreeMap<String, Vec<String>>,
     pub findings: Vec<Finding>,
     pub migrations: Vec<Migration>,
     pub warnings: Vec<Warning>,
@@ -96,6 +125,8 @@ impl Manifest {
             line: line.max(1),
             component: self.component.clone(),
             indirect: false,
+            strength: Strength::Runtime,
+            configures: false,
         }
     }
 
@@ -137,6 +168,31 @@ impl Manifest {
             .ok()
     }
 
+    /// The line of `"key":` inside the JSON object `"table": {…}` (a dependency, not a script
+    /// that mentions it), else the first line naming `"key"`.
+    pub fn json_key_line(&self, table: &str, key: &str) -> usize {
+        let text = &self.text;
+        let is_key_at =
+            |needle: &str, at: usize| text[at + needle.len()..].trim_start().starts_with(':');
+        let table_needle = format!("\"{table}\"");
+        let key_needle = format!("\"{key}\"");
+        let table_at = text
+            .match_indices(&table_needle)
+            .map(|(i, _)| i)
+            .find(|i| is_key_at(&table_needle, *i));
+        if let Some(start) = table_at {
+            let body = start + table_needle.len();
+            if let Some(at) = text[body..]
+                .match_indices(&key_needle)
+                .map(|(i, _)| body + i)
+                .find(|i| is_key_at(&key_needle, *i))
+            {
+                return self.line_at(at);
+            }
+        }
+        self.line_of(&key_needle)
+    }
+
     /// The 1-based line holding byte `offset`.
     pub fn line_at(&self, offset: usize) -> usize {
         self.text[..offset.min(self.text.len())]
@@ -155,8 +211,16 @@ pub(crate) struct Found {
 
 type Reader = fn(&Manifest, &mut Found);
 
-/// The reader for a file name, if it is a manifest we understand.
-fn reader_for(name: &str) -> Option<Reader> {
+/// The reader for a file, if it is a manifest or a configuration file we understand. Most are
+/// known by name; some only by name and folder (`config/*.exs`, a Django `settings/` package).
+fn reader_for(path: &Path) -> Option<Reader> {
+    let name = path.file_name()?.to_str()?;
+    let parent = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
     Some(match name {
         "package.json" => node::read,
         "go.mod" => go::read,
@@ -165,16 +229,55 @@ fn reader_for(name: &str) -> Option<Reader> {
         "Pipfile" => python::read_pipfile,
         "setup.cfg" => python::read_setup_cfg,
         "Gemfile" => ruby::read_gemfile,
-        "database.yml" => ruby::read_database_yml,
+        "database.yml"
+        | "database.yml.example"
+        | "database.yml.sample"
+        | "database.example.yml"
+            if parent == "config" =>
+        {
+            ruby::read_database_yml
+        }
         "deno.json" | "deno.jsonc" => deno::read,
-        "mix.exs" => extras::read_mix,
-        "pom.xml" => extras::read_pom,
-        "build.gradle" | "build.gradle.kts" => extras::read_gradle,
-        "composer.json" => extras::read_composer,
-        n if n.starts_with("requirements") && n.ends_with(".txt") => python::read_requirements,
+        "mix.exs" => elixir::read_mix,
+        "pom.xml" => java::read_pom,
+        "build.gradle" | "build.gradle.kts" => java::read_gradle,
+        "composer.json" => php::read_composer,
+        "database.php" if matches!(parent, "config" | "Config") => php::read_laravel_database,
+        n if dotenv::is_example(n) => dotenv::read,
+        n if n.starts_with("requirements") && ext == "txt" => python::read_requirements,
         n if n.ends_with(".prisma") => prisma::read,
+        n if n.starts_with("drizzle.config.") => drizzle::read,
+        n if n.starts_with("application") && matches!(ext, "properties" | "yml" | "yaml") => {
+            java::read_spring
+        }
+        n if python::is_settings_module(n, parent) => python::read_settings,
+        _ if parent == "config" && ext == "exs" => elixir::read_config,
         _ => return None,
     })
+}
+
+/// Manifests that make their folder a package (a component of their own); configuration files
+/// belong to the nearest such folder above them.
+fn is_package_manifest(name: &str) -> bool {
+    matches!(
+        name,
+        "package.json"
+            | "go.mod"
+            | "Cargo.toml"
+            | "pyproject.toml"
+            | "Pipfile"
+            | "setup.cfg"
+            | "setup.py"
+            | "Gemfile"
+            | "deno.json"
+            | "deno.jsonc"
+            | "mix.exs"
+            | "pom.xml"
+            | "build.gradle"
+            | "build.gradle.kts"
+            | "composer.json"
+            | "manage.py"
+    ) || (name.starts_with("requirements") && name.ends_with(".txt"))
 }
 
 pub fn scan(root: &Path) -> Result<Report> {
@@ -184,16 +287,28 @@ pub fn scan(root: &Path) -> Result<Report> {
                 .with_hint("pass the repository's folder to deploydb detect"),
         );
     }
-    let files = walk::manifests(root, |name| {
-        reader_for(name).is_some() || migrations::is_marker(name)
+    let files = walk::manifests(root, |path| {
+        reader_for(path).is_some()
+            || path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                migrations::is_marker(n) || is_package_manifest(n) || n.ends_with(".sql")
+            })
     });
+    let packages: BTreeSet<PathBuf> = files
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(is_package_manifest)
+        })
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
     let mut found = Found::default();
     let mut read: BTreeSet<PathBuf> = BTreeSet::new();
     // (file, the component of the requirements file that included it and how deep, if it was
     // included)
     let mut queue: Vec<(PathBuf, Option<(String, usize)>)> = files
         .iter()
-        .filter(|p| is_manifest(p))
+        .filter(|p| reader_for(p).is_some())
         .map(|p| (p.clone(), None))
         .collect();
     while let Some((path, included_by)) = queue.pop() {
@@ -206,9 +321,13 @@ pub fn scan(root: &Path) -> Result<Report> {
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         // Files pulled in by `-r other.txt` are read as requirements whatever their name.
-        let requirements = reader_for(name).is_none()
-            || (name.starts_with("requirements") && name.ends_with(".txt"));
-        let reader = reader_for(name).unwrap_or(python::read_requirements);
+        let requirements =
+            included_by.is_some() || (name.starts_with("requirements") && name.ends_with(".txt"));
+        let reader = if included_by.is_some() {
+            python::read_requirements
+        } else {
+            reader_for(&path).unwrap_or(python::read_requirements)
+        };
         let rel = relative(root, &path);
         let text = match read::text(&path) {
             Ok(text) => text,
@@ -223,7 +342,7 @@ pub fn scan(root: &Path) -> Result<Report> {
         // An included file (requirements/base.txt) belongs to the app that includes it.
         let component = included_by
             .map(|(c, _)| c)
-            .unwrap_or_else(|| component_of(root, &path, name));
+            .unwrap_or_else(|| component_of(root, &path, &packages));
         let manifest = Manifest {
             path: path.clone(),
             rel,
@@ -261,22 +380,25 @@ pub fn scan(root: &Path) -> Result<Report> {
             }
         }
     }
+    // Where a manifest sits caps what it can say: a test harness's or an example's dependencies
+    // are not the app's.
+    for f in &mut found.findings {
+        f.strength = f.strength.at_most(strength::of_location(&f.file));
+    }
+    found.findings.sort_by(|a, b| {
+        (&a.file, a.line, &a.package, a.strength).cmp(&(&b.file, b.line, &b.package, b.strength))
+    });
     found
         .findings
-        .sort_by(|a, b| (&a.file, a.line, &a.package).cmp(&(&b.file, b.line, &b.package)));
-    found.findings.dedup();
+        .dedup_by(|a, b| a.file == b.file && a.line == b.line && a.package == b.package);
     found.warnings.sort_by(|a, b| a.file.cmp(&b.file));
     // Parser messages can span lines (with a source excerpt); a warning is one line.
     for w in &mut found.warnings {
         w.message = w.message.split_whitespace().collect::<Vec<_>>().join(" ");
     }
+    let decision = strength::decide(&found.findings);
     let migrations = migrations::infer(root, &files, &found.findings);
-    let engines: BTreeSet<String> = found
-        .findings
-        .iter()
-        .filter(|f| !f.indirect)
-        .map(|f| f.engine.clone())
-        .collect();
+    let engines = decision.engines;
     let mut warnings = found.warnings;
     for f in found
         .findings
@@ -295,37 +417,31 @@ pub fn scan(root: &Path) -> Result<Report> {
     }
     Ok(Report {
         engines: engines.into_iter().collect(),
+        choices: decision.choices,
         findings: found.findings,
         migrations,
         warnings,
     })
 }
 
-fn is_manifest(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return false;
-    };
-    // database.yml only means Rails' config/database.yml.
-    reader_for(name).is_some()
-        && (name != "database.yml" || path.parent().is_some_and(|p| p.ends_with("config")))
-}
-
-/// A manifest's component is its folder; a Prisma schema's is the folder holding `prisma/`,
-/// and Rails' `config/database.yml` belongs to the app folder above `config/`.
-fn component_of(root: &Path, path: &Path, name: &str) -> String {
-    let mut dir = path.parent().unwrap_or(root);
-    if name.ends_with(".prisma") {
-        if let Some(prisma) = dir
-            .ancestors()
-            .take(3)
-            .find(|d| d.file_name().is_some_and(|n| n == "prisma"))
-        {
-            dir = prisma.parent().unwrap_or(root);
-        }
-    } else if name == "database.yml" {
-        dir = dir.parent().unwrap_or(root);
+/// A manifest's component is its folder; a configuration file's (a Prisma schema, Rails'
+/// `config/database.yml`, Django settings, `.env.example`) is the nearest folder above it that
+/// holds a package manifest, else the root.
+fn component_of(root: &Path, path: &Path, packages: &BTreeSet<PathBuf>) -> String {
+    let dir = path.parent().unwrap_or(root);
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if is_package_manifest(name) {
+        return relative(root, dir);
     }
-    relative(root, dir)
+    let package = dir
+        .ancestors()
+        .take_while(|d| d.starts_with(root))
+        .find(|d| packages.contains(*d))
+        .unwrap_or(root);
+    relative(root, package)
 }
 
 pub(crate) fn relative(root: &Path, path: &Path) -> String {

@@ -4,14 +4,14 @@
 
 use serde_json::Value;
 
-use super::{Found, Manifest};
+use super::{Found, Manifest, Strength};
 
 const ECOSYSTEM: &str = "node";
-const TABLES: &[&str] = &[
-    "dependencies",
-    "devDependencies",
-    "optionalDependencies",
-    "peerDependencies",
+const TABLES: &[(&str, Strength)] = &[
+    ("dependencies", Strength::Runtime),
+    ("devDependencies", Strength::Dev),
+    ("optionalDependencies", Strength::Optional),
+    ("peerDependencies", Strength::Optional),
 ];
 
 /// Package → engine for drivers and single-engine clients.
@@ -23,15 +23,29 @@ const DRIVERS: &[(&str, &str)] = &[
     ("@neondatabase/serverless", "postgres"),
     ("@vercel/postgres", "postgres"),
     ("@mikro-orm/postgresql", "postgres"),
+    ("@prisma/adapter-pg", "postgres"),
+    ("@prisma/adapter-neon", "postgres"),
+    ("@electric-sql/pglite", "postgres"),
+    ("pg-boss", "postgres"),
     ("mysql", "mysql"),
     ("mysql2", "mysql"),
+    ("@planetscale/database", "mysql"),
+    ("@mikro-orm/mysql", "mysql"),
+    ("@mikro-orm/mariadb", "mysql"),
     ("better-sqlite3", "sqlite"),
     ("sqlite3", "sqlite"),
     ("@libsql/client", "sqlite"),
+    ("@mikro-orm/sqlite", "sqlite"),
+    ("mssql", "sqlserver"),
+    ("tedious", "sqlserver"),
     ("mongodb", "mongodb"),
     ("mongoose", "mongodb"),
     ("redis", "redis"),
     ("ioredis", "redis"),
+    ("@upstash/redis", "redis"),
+    ("bullmq", "redis"),
+    ("bull", "redis"),
+    ("@clickhouse/client", "clickhouse"),
 ];
 
 /// Query builders and ORMs that speak several engines: they count as PostgreSQL evidence only
@@ -49,37 +63,54 @@ pub(super) fn read(manifest: &Manifest, found: &mut Found) {
     let Some(json) = manifest.json(found) else {
         return;
     };
-    let names = dependency_names(&json);
-    let mut has_pg_driver = false;
-    for name in &names {
+    // Each package once, at the strongest table that names it.
+    let mut names: Vec<(&str, &str, Strength)> = Vec::new();
+    for (table, strength) in TABLES {
+        for name in json
+            .get(table)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|o| o.keys())
+        {
+            if !names.iter().any(|(n, _, _)| n == name) {
+                names.push((name, table, *strength));
+            }
+        }
+    }
+    let mut pg_driver: Option<Strength> = None;
+    for (name, table, strength) in &names {
         if let Some((_, engine)) = DRIVERS.iter().find(|(p, _)| p == name) {
-            has_pg_driver |= *engine == "postgres";
-            found
-                .findings
-                .push(manifest.finding(engine, ECOSYSTEM, name, line(manifest, name)));
+            if *engine == "postgres" {
+                pg_driver = Some(pg_driver.map_or(*strength, |s| s.min(*strength)));
+            }
+            found.findings.push(
+                manifest
+                    .finding(engine, ECOSYSTEM, name, manifest.json_key_line(table, name))
+                    .with_strength(*strength),
+            );
         }
     }
-    if has_pg_driver {
-        for name in names.iter().filter(|n| MULTI_ENGINE.contains(n)) {
-            found.findings.push(manifest.finding(
-                "postgres",
-                ECOSYSTEM,
-                name,
-                line(manifest, name),
-            ));
+    if let Some(driver) = pg_driver {
+        for (name, table, strength) in names.iter().filter(|(n, _, _)| MULTI_ENGINE.contains(n)) {
+            found.findings.push(
+                manifest
+                    .finding(
+                        "postgres",
+                        ECOSYSTEM,
+                        name,
+                        manifest.json_key_line(table, name),
+                    )
+                    .with_strength(driver.max(*strength)),
+            );
         }
     }
-}
-
-fn line(manifest: &Manifest, name: &str) -> usize {
-    manifest.line_of(&format!("\"{name}\""))
 }
 
 /// Every package named in the dependency tables, each once.
 pub(super) fn dependency_names(json: &Value) -> Vec<&str> {
     let mut names: Vec<&str> = TABLES
         .iter()
-        .filter_map(|t| json.get(t).and_then(Value::as_object))
+        .filter_map(|(t, _)| json.get(t).and_then(Value::as_object))
         .flat_map(|o| o.keys().map(String::as_str))
         .collect();
     names.sort_unstable();

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use cargo_toml::{Dependency, DepsSet, Manifest as CargoManifest};
 
-use super::{Found, Manifest};
+use super::{Found, Manifest, Strength};
 
 const ECOSYSTEM: &str = "rust";
 
@@ -33,26 +33,88 @@ pub(super) fn read(manifest: &Manifest, found: &mut Found) {
         }
     };
     let workspace = workspace_dependencies(manifest, &cargo);
+    // Features on by default, one level of indirection followed: what `cargo build` gets.
+    let mut default: Vec<&str> = Vec::new();
+    let mut pending: Vec<&str> = vec!["default"];
+    while let Some(feature) = pending.pop() {
+        for entry in cargo.features.get(feature).into_iter().flatten() {
+            let entry = entry.strip_prefix("dep:").unwrap_or(entry);
+            if !default.contains(&entry) {
+                default.push(entry);
+                pending.push(entry);
+            }
+        }
+    }
     let tables = [
-        &cargo.dependencies,
-        &cargo.dev_dependencies,
-        &cargo.build_dependencies,
+        (&cargo.dependencies, Strength::Runtime),
+        // Cargo's dev-dependencies build only tests, examples and benchmarks.
+        (&cargo.dev_dependencies, Strength::Test),
+        (&cargo.build_dependencies, Strength::Dev),
     ];
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: Vec<(&str, &str)> = Vec::new();
     // A workspace root's own [workspace.dependencies] only declare versions: a member that uses
     // them is what counts, and it is read on its own.
-    for (name, dep) in tables.into_iter().flatten() {
-        if seen.contains(&name.as_str()) || !is_postgres(name, dep, workspace.as_ref()) {
-            continue;
+    for (table, strength) in tables {
+        for (name, dep) in table {
+            let (package, features) = resolve(name, dep, workspace.as_ref());
+            let optional = dep.optional() && !default.contains(&name.as_str());
+            for engine in engines_of(package, &features) {
+                if seen.contains(&(name.as_str(), engine)) {
+                    continue;
+                }
+                seen.push((name, engine));
+                let line = manifest.line_where(|l| {
+                    let l = l.trim_start();
+                    l.starts_with(name.as_str())
+                        && l[name.len()..].trim_start().starts_with(['=', '.'])
+                });
+                let mut finding = manifest.finding(engine, ECOSYSTEM, name, line);
+                if optional {
+                    finding = finding
+                        .with_strength(strength.max(Strength::Optional))
+                        .configuring();
+                } else {
+                    finding = finding.with_strength(strength);
+                }
+                found.findings.push(finding);
+            }
         }
-        seen.push(name);
-        let line = manifest.line_where(|l| {
-            let l = l.trim_start();
-            l.starts_with(name.as_str()) && l[name.len()..].trim_start().starts_with(['=', '.'])
-        });
-        found
-            .findings
-            .push(manifest.finding("postgres", ECOSYSTEM, name, line));
+    }
+    // `[features] postgresql = ["diesel/postgres"]`: a backend the build can choose.
+    for (feature, entries) in &cargo.features {
+        for entry in entries {
+            let Some((dep, dep_feature)) = entry.split_once('/') else {
+                continue;
+            };
+            let dep = dep.trim_end_matches('?');
+            let Some(declared) = cargo.dependencies.get(dep) else {
+                continue;
+            };
+            let (package, _) = resolve(dep, declared, workspace.as_ref());
+            for engine in engines_of(package, &[dep_feature]) {
+                let line = manifest.line_where(|l| {
+                    let l = l.trim_start();
+                    l.starts_with(feature.as_str())
+                        && l[feature.len()..].trim_start().starts_with('=')
+                });
+                let strength = if default.contains(&feature.as_str()) {
+                    Strength::Runtime
+                } else {
+                    Strength::Optional
+                };
+                found.findings.push(
+                    manifest
+                        .finding(
+                            engine,
+                            ECOSYSTEM,
+                            &format!("{feature} = [\"{entry}\"]"),
+                            line,
+                        )
+                        .with_strength(strength)
+                        .configuring(),
+                );
+            }
+        }
     }
 }
 
@@ -76,8 +138,14 @@ fn workspace_dependencies(manifest: &Manifest, own: &CargoManifest) -> Option<De
         })
 }
 
-fn is_postgres(name: &str, dep: &Dependency, workspace: Option<&DepsSet>) -> bool {
-    let (package, features): (&str, Vec<&str>) = match dep {
+/// The package a dependency names and the features it turns on, a `workspace = true` one
+/// resolved against the workspace's table with the member's features added.
+fn resolve<'a>(
+    name: &'a str,
+    dep: &'a Dependency,
+    workspace: Option<&'a DepsSet>,
+) -> (&'a str, Vec<&'a str>) {
+    match dep {
         Dependency::Simple(_) => (name, Vec::new()),
         Dependency::Detailed(d) => (
             d.package.as_deref().unwrap_or(name),
@@ -93,13 +161,40 @@ fn is_postgres(name: &str, dep: &Dependency, workspace: Option<&DepsSet>) -> boo
             }
             (package, features)
         }
-    };
-    match package {
-        "tokio-postgres" | "postgres" | "deadpool-postgres" | "bb8-postgres" | "sqlx-postgres" => {
-            true
-        }
-        "sqlx" | "diesel" => features.contains(&"postgres"),
-        "sea-orm" => features.iter().any(|f| f.contains("postgres")),
-        _ => false,
     }
+}
+
+/// The engines a crate reaches with these features: drivers by name, the multi-engine ORMs
+/// (sqlx, diesel, sea-orm) by the backend features turned on.
+fn engines_of(package: &str, features: &[&str]) -> Vec<&'static str> {
+    let single = match package {
+        "tokio-postgres" | "postgres" | "deadpool-postgres" | "bb8-postgres" | "sqlx-postgres"
+        | "r2d2_postgres" => Some("postgres"),
+        "rusqlite" | "sqlite" | "libsql" | "sqlx-sqlite" | "r2d2_sqlite" | "deadpool-sqlite" => {
+            Some("sqlite")
+        }
+        "mysql" | "mysql_async" | "sqlx-mysql" => Some("mysql"),
+        "redis" | "deadpool-redis" | "bb8-redis" | "fred" => Some("redis"),
+        "mongodb" => Some("mongodb"),
+        "tiberius" => Some("sqlserver"),
+        "clickhouse" => Some("clickhouse"),
+        _ => None,
+    };
+    if let Some(engine) = single {
+        return vec![engine];
+    }
+    if !matches!(package, "sqlx" | "diesel" | "sea-orm" | "diesel-async") {
+        return Vec::new();
+    }
+    let mut engines = Vec::new();
+    for (needle, engine) in [
+        ("postgres", "postgres"),
+        ("mysql", "mysql"),
+        ("sqlite", "sqlite"),
+    ] {
+        if features.iter().any(|f| f.contains(needle)) {
+            engines.push(engine);
+        }
+    }
+    engines
 }

@@ -15,7 +15,7 @@ pub fn text(report: &Report, root: &str) -> String {
     for (component, findings) in &components {
         let mut engines: Vec<&str> = findings
             .iter()
-            .filter(|f| !f.indirect)
+            .filter(|f| !f.indirect && report.engines.contains(&f.engine))
             .map(|f| f.engine.as_str())
             .collect();
         engines.sort_unstable();
@@ -23,8 +23,12 @@ pub fn text(report: &Report, root: &str) -> String {
         let evidence: Vec<String> = findings
             .iter()
             .map(|f| {
+                let strength = match f.strength {
+                    super::Strength::Runtime => String::new(),
+                    other => format!(", {}", other.as_str()),
+                };
                 format!(
-                    "{} ({}:{}{})",
+                    "{} ({}:{}{}{strength})",
                     f.package,
                     f.file,
                     f.line,
@@ -32,8 +36,10 @@ pub fn text(report: &Report, root: &str) -> String {
                 )
             })
             .collect();
-        let engines = if engines.is_empty() {
+        let engines = if engines.is_empty() && findings.iter().all(|f| f.indirect) {
             "indirect only".to_string()
+        } else if engines.is_empty() {
+            "tests, examples or optional only".to_string()
         } else {
             engines.join(", ")
         };
@@ -56,6 +62,13 @@ pub fn text(report: &Report, root: &str) -> String {
         out.push_str(&format!(
             "{}: migrate with {}: `{}`\n",
             m.dir, m.tool, m.command
+        ));
+    }
+    for (component, engines) in &report.choices {
+        let names: Vec<String> = engines.iter().map(|e| display(e)).collect();
+        out.push_str(&format!(
+            "{component}: supports {} for its own database; the engine is the user's choice\n",
+            names.join(", ")
         ));
     }
     for w in &report.warnings {
@@ -94,6 +107,9 @@ fn display(engine: &str) -> String {
         "redis" => "Redis".into(),
         "sqlserver" => "SQL Server".into(),
         "cockroachdb" => "CockroachDB".into(),
+        "postgres" => "PostgreSQL".into(),
+        "clickhouse" => "ClickHouse".into(),
+        "h2" => "H2".into(),
         other => other.into(),
     }
 }

@@ -33,7 +33,7 @@ pub const SKIPPED_DIRS: &[&str] = &[
 /// How deep a manifest can be below the root.
 pub const MAX_DEPTH: usize = 16;
 
-pub fn manifests(root: &Path, wanted: impl Fn(&str) -> bool + Sync) -> Vec<PathBuf> {
+pub fn manifests(root: &Path, wanted: impl Fn(&Path) -> bool + Sync) -> Vec<PathBuf> {
     let found = Mutex::new(Vec::new());
     let walker = WalkBuilder::new(root)
         .hidden(false)
@@ -62,7 +62,7 @@ pub fn manifests(root: &Path, wanted: impl Fn(&str) -> bool + Sync) -> Vec<PathB
                 // Not only regular files: a FIFO or a link with a manifest's name is listed so
                 // that reading it is refused with a warning, not skipped without a word.
                 && entry.file_type().is_some_and(|t| !t.is_dir())
-                && entry.file_name().to_str().is_some_and(wanted)
+                && wanted(entry.path())
             {
                 found
                     .lock()

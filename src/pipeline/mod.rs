@@ -419,10 +419,15 @@ fn describe_detection(report: &Report) -> String {
             }
         );
     }
-    let evidence: Vec<String> = report
+    // The strongest evidence first: a runtime driver says more than a dev group's.
+    let mut postgres: Vec<&detect::Finding> = report
         .findings
         .iter()
-        .filter(|f| f.engine == detect::POSTGRES)
+        .filter(|f| f.engine == detect::POSTGRES && !f.indirect)
+        .collect();
+    postgres.sort_by_key(|f| f.strength);
+    let evidence: Vec<String> = postgres
+        .into_iter()
         .take(3)
         .map(|f| format!("{}:{} {}", f.file, f.line, f.package))
         .collect();

@@ -53,7 +53,10 @@ fn path_scans_one_component_of_a_monorepo() {
         .iter()
         .map(|f| f["file"].as_str().unwrap())
         .collect();
-    assert_eq!(files, vec!["package.json", "package.json"]);
+    assert_eq!(
+        files,
+        vec!["drizzle.config.ts", "package.json", "package.json"]
+    );
     assert_eq!(web["migrations"][0]["dir"], ".");
 }
 
@@ -124,6 +127,11 @@ fn auto_runs_the_one_suggestion_and_refuses_ambiguity_before_creating_anything()
     other.write(
         "package.json",
         r#"{"dependencies":{"pg":"8","knex":"3","drizzle-kit":"0.22"}}"#,
+    );
+    other.write("knexfile.js", "module.exports = {client: 'pg'};\n");
+    other.write(
+        "drizzle.config.ts",
+        "export default { dialect: \"postgresql\", out: \"./drizzle\" };\n",
     );
     let refused = run(deploydb(
         other.path(),
