@@ -48,6 +48,9 @@ const DRIVERS: &[(&str, &str)] = &[
     ("@clickhouse/client", "clickhouse"),
 ];
 
+/// Drivers whose scoped forks (`@scope/sqlite3`) count as the driver.
+const FORKED: &[&str] = &["sqlite3", "better-sqlite3", "mysql2", "pg"];
+
 /// Query builders and ORMs that speak several engines: they count as PostgreSQL evidence only
 /// beside a PostgreSQL driver, since on their own they say nothing about the engine.
 const MULTI_ENGINE: &[&str] = &[
@@ -79,7 +82,12 @@ pub(super) fn read(manifest: &Manifest, found: &mut Found) {
     }
     let mut pg_driver: Option<Strength> = None;
     for (name, table, strength) in &names {
-        if let Some((_, engine)) = DRIVERS.iter().find(|(p, _)| p == name) {
+        // A scoped fork of a driver (`@louislam/sqlite3`) is that driver; type packages are not.
+        let base = match name.split_once('/') {
+            Some((scope, base)) if scope != "@types" && FORKED.contains(&base) => base,
+            _ => name,
+        };
+        if let Some((_, engine)) = DRIVERS.iter().find(|(p, _)| *p == base || p == name) {
             if *engine == "postgres" {
                 pg_driver = Some(pg_driver.map_or(*strength, |s| s.min(*strength)));
             }

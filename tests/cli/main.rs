@@ -13,6 +13,7 @@ mod pgbouncer;
 mod pipeline;
 mod pipelines;
 mod psql;
+mod real_repos;
 mod security;
 mod servers;
 mod ship;
