@@ -386,11 +386,12 @@ pub fn scan(root: &Path) -> Result<Report> {
         f.strength = f.strength.at_most(strength::of_location(&f.file));
     }
     found.findings.sort_by(|a, b| {
-        (&a.file, a.line, &a.package, a.strength).cmp(&(&b.file, b.line, &b.package, b.strength))
+        (&a.file, a.line, &a.package, &a.engine, a.strength)
+            .cmp(&(&b.file, b.line, &b.package, &b.engine, b.strength))
     });
-    found
-        .findings
-        .dedup_by(|a, b| a.file == b.file && a.line == b.line && a.package == b.package);
+    found.findings.dedup_by(|a, b| {
+        a.file == b.file && a.line == b.line && a.package == b.package && a.engine == b.engine
+    });
     found.warnings.sort_by(|a, b| a.file.cmp(&b.file));
     // Parser messages can span lines (with a source excerpt); a warning is one line.
     for w in &mut found.warnings {

@@ -4,6 +4,7 @@
 #![cfg(unix)] // The harness runs PostgreSQL as the `postgres` account and uses Unix process groups.
 
 mod clients;
+mod detect_rules;
 mod detection;
 mod hostile_repo;
 mod hostile_role;
