@@ -62,7 +62,9 @@ pub fn generate_monorepo(files: usize) -> tempfile::TempDir {
     dir
 }
 
-/// The file names detect reads; `find` and `rg` look for the same ones.
+/// The file names detect reads; `find` and `rg` look for the same ones (detect also takes
+/// `*.py` and `*.exs` only inside `settings/`, `configs/` and `config/` folders, which a name
+/// pattern cannot say; `*.py` and `*.exs` here make the floors look for more, not less).
 const MANIFEST_NAMES: &[&str] = &[
     "package.json",
     "go.mod",
@@ -70,8 +72,10 @@ const MANIFEST_NAMES: &[&str] = &[
     "pyproject.toml",
     "Pipfile",
     "setup.cfg",
+    "setup.py",
     "Gemfile",
-    "database.yml",
+    "database.yml*",
+    "database.php",
     "deno.json",
     "deno.jsonc",
     "mix.exs",
@@ -83,10 +87,24 @@ const MANIFEST_NAMES: &[&str] = &[
     "*.prisma",
     "manage.py",
     "alembic.ini",
+    "env.py",
     ".sequelizerc",
     "diesel.toml",
-    "schema.sql",
+    "*.sql",
     "rails",
+    "artisan",
+    "Makefile",
+    "knexfile.*",
+    "prisma.config.*",
+    "ormconfig.*",
+    "drizzle.config.*",
+    ".env.*",
+    "*.env",
+    "application*",
+    "*settings*.py",
+    "config.py",
+    "configuration*.py",
+    "*.exs",
 ];
 
 /// `find` pruning detect's skipped folders and printing the manifests.

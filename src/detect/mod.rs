@@ -244,6 +244,10 @@ fn reader_for(path: &Path) -> Option<Reader> {
         "composer.json" => php::read_composer,
         "database.php" if matches!(parent, "config" | "Config") => php::read_laravel_database,
         n if dotenv::is_example(n) => dotenv::read,
+        "sqlx-data.json" => rust::read_sqlx_offline,
+        n if parent == ".sqlx" && n.starts_with("query-") && ext == "json" => {
+            rust::read_sqlx_offline
+        }
         n if n.starts_with("requirements") && ext == "txt" => python::read_requirements,
         n if n.ends_with(".prisma") => prisma::read,
         n if n.starts_with("drizzle.config.") => drizzle::read,
@@ -306,9 +310,15 @@ pub fn scan(root: &Path) -> Result<Report> {
     let mut read: BTreeSet<PathBuf> = BTreeSet::new();
     // (file, the component of the requirements file that included it and how deep, if it was
     // included)
+    // sqlx's offline data is one file per query, all naming the same database: one is enough.
+    let mut sqlx_dirs: BTreeSet<&Path> = BTreeSet::new();
     let mut queue: Vec<(PathBuf, Option<(String, usize)>)> = files
         .iter()
         .filter(|p| reader_for(p).is_some())
+        .filter(|p| match p.parent() {
+            Some(dir) if dir.ends_with(".sqlx") => sqlx_dirs.insert(dir),
+            _ => true,
+        })
         .map(|p| (p.clone(), None))
         .collect();
     while let Some((path, included_by)) = queue.pop() {

@@ -198,3 +198,31 @@ fn engines_of(package: &str, features: &[&str]) -> Vec<&'static str> {
     }
     engines
 }
+
+/// sqlx's offline data (`.sqlx/query-*.json`, or the older `sqlx-data.json`): the database the
+/// queries were checked against (`"db_name": "PostgreSQL"`, `"db": "PostgreSQL"`).
+pub(super) fn read_sqlx_offline(manifest: &Manifest, found: &mut Found) {
+    for (i, line) in manifest.text.lines().enumerate() {
+        let line = line.trim();
+        let Some(value) = line
+            .strip_prefix("\"db_name\":")
+            .or_else(|| line.strip_prefix("\"db\":"))
+        else {
+            continue;
+        };
+        let value = value.trim().trim_end_matches(',').trim_matches('"');
+        let engine = match value {
+            "PostgreSQL" => "postgres",
+            "MySQL" => "mysql",
+            "SQLite" => "sqlite",
+            _ => continue,
+        };
+        found.findings.push(manifest.finding(
+            engine,
+            ECOSYSTEM,
+            &format!("sqlx offline data ({value})"),
+            i + 1,
+        ));
+        return;
+    }
+}

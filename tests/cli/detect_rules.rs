@@ -361,6 +361,23 @@ fn engines_outside_node_and_python_are_named() {
     )]);
     assert_eq!(engines(&ruby), vec!["redis", "sqlserver"]);
     assert_eq!(finding(&ruby, "sqlite3")["strength"], "dev");
+    // sqlx without a backend feature in this crate: its offline query data names the database.
+    let offline = detect(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"a\"\nversion = \"0.1.0\"\n[dependencies]\nsqlx = \"0.8\"\n",
+        ),
+        (
+            ".sqlx/query-1.json",
+            "{\n  \"db_name\": \"PostgreSQL\",\n  \"query\": \"SELECT 1\"\n}\n",
+        ),
+        (
+            ".sqlx/query-2.json",
+            "{\n  \"db_name\": \"PostgreSQL\"\n}\n",
+        ),
+    ]);
+    assert_eq!(engines(&offline), vec!["postgres"]);
+    assert_eq!(offline["findings"].as_array().unwrap().len(), 1);
     let java = detect(&[(
         "pom.xml",
         "<project><dependencies>\n<dependency><groupId>org.xerial</groupId><artifactId>sqlite-jdbc</artifactId></dependency>\n<dependency><groupId>com.mysql</groupId><artifactId>mysql-connector-j</artifactId><scope>test</scope></dependency>\n</dependencies></project>\n",

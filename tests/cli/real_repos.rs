@@ -29,8 +29,8 @@ const KNOWN_MISSES: &[(&str, Score, &str)] = &[
     (
         "ctfd",
         Score::Engines,
-        "SQLite (the default) and PostgreSQL are documented on docs.ctfd.io; the repository's \
-         manifests name only PyMySQL",
+        "PostgreSQL is documented on docs.ctfd.io; in the repository psycopg2 is only in a dev \
+         group",
     ),
     (
         "ctfd",
