@@ -857,7 +857,8 @@ fn a_migration_past_its_timeout_is_stopped_with_exit_124() {
 fn detect_json_has_the_documented_shape() {
     let repo = Repo::new("main");
     repo.write("api/requirements.txt", "asyncpg==0.29\n");
-    repo.write("api/alembic.ini", "[alembic]\n");
+    repo.write("api/alembic.ini", "[alembic]\nscript_location = alembic\n");
+    repo.write("api/alembic/env.py", "from alembic import context\n");
     repo.write(
         "node_modules/pg/package.json",
         r#"{"dependencies":{"pg":"8"}}"#,
@@ -869,8 +870,8 @@ fn detect_json_has_the_documented_shape() {
     assert_eq!(
         json["findings"],
         serde_json::json!([
-            {"engine": "postgres", "ecosystem": "python", "package": "asyncpg", "file": "api/requirements.txt", "line": 1, "component": "api"},
-            {"engine": "postgres", "ecosystem": "node", "package": "pg", "file": "package.json", "line": 1, "component": "."},
+            {"engine": "postgres", "ecosystem": "python", "package": "asyncpg", "file": "api/requirements.txt", "line": 1, "component": "api", "strength": "runtime"},
+            {"engine": "postgres", "ecosystem": "node", "package": "pg", "file": "package.json", "line": 1, "component": ".", "strength": "runtime"},
         ])
     );
     assert_eq!(
