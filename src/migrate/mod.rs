@@ -111,10 +111,18 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
     let redactor = std::sync::Arc::new(Redactor::new(&invocation.secrets));
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
+    relay::widen(&stdout);
+    relay::widen(&stderr);
     let (r1, r2) = (redactor.clone(), redactor);
-    let out_task = tokio::task::spawn_blocking(move || relay(stdout, std::io::stdout(), &r1));
-    let err_task = tokio::task::spawn_blocking(move || relay(stderr, std::io::stderr(), &r2));
-    let mut wait = tokio::task::spawn_blocking(move || child.wait());
+    let (out, err) = (relay::own_stdout(), relay::own_stderr());
+    let out_task = tokio::task::spawn_blocking(move || relay(stdout, out, &r1));
+    let err_task = tokio::task::spawn_blocking(move || relay(stderr, err, &r2));
+    // Waited for without reaping: while the command is a zombie its pid, and so its process
+    // group's id, cannot be reused, so signalling the group afterwards never reaches a stranger.
+    let mut wait = tokio::task::spawn_blocking(move || {
+        exited_unreaped(pid);
+        child
+    });
     let deadline = async {
         match invocation.timeout {
             Some(t) => tokio::time::sleep(t).await,
@@ -143,6 +151,7 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
     let status = finished
         .expect("the child finished")
         .map_err(|e| Error::internal(format!("waiting for the migration command failed: {e}")))?
+        .wait()
         .map_err(|e| Error::internal(format!("waiting for the migration command failed: {e}")))?;
     // A grandchild that keeps the pipes open must not hold the pipeline step hostage: its
     // output is relayed for 2 s more, then deploydb goes on (and exits without waiting for
@@ -171,15 +180,16 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
 /// SIGKILL to whatever is left of the group, so an interrupted run leaves no orphans.
 async fn stop_group(
     pid: i32,
-    wait: &mut tokio::task::JoinHandle<std::io::Result<std::process::ExitStatus>>,
+    wait: &mut tokio::task::JoinHandle<std::process::Child>,
     grace: Duration,
 ) {
-    // SAFETY: kill with a negative pid signals the process group we created for the child.
+    // SAFETY: kill with a negative pid signals the process group we created for the child;
+    // the child is not reaped yet, so the group's id is still ours.
     #[cfg(unix)]
     unsafe {
         libc::kill(-pid, libc::SIGTERM);
     }
-    let exited = tokio::time::timeout(grace, &mut *wait).await.is_ok();
+    let exited = tokio::time::timeout(grace, &mut *wait).await;
     #[cfg(unix)]
     unsafe {
         libc::kill(-pid, libc::SIGKILL);
@@ -187,9 +197,36 @@ async fn stop_group(
     // Elsewhere the console delivers Ctrl-C to the whole console group, the command included.
     #[cfg(not(unix))]
     let _ = pid;
-    if !exited {
-        let _ = wait.await;
+    // Reaped only now, after the last signal to its group.
+    let child = match exited {
+        Ok(child) => child,
+        Err(_) => wait.await,
+    };
+    if let Ok(mut child) = child {
+        let _ = child.wait();
     }
+}
+
+/// Blocks until the child has exited, leaving it unreaped (a zombie) for `Child::wait`.
+fn exited_unreaped(pid: i32) {
+    #[cfg(unix)]
+    loop {
+        // SAFETY: waitid with WNOWAIT only observes the child's state; the siginfo is ours.
+        let rc = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
 }
 
 static HANDLING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

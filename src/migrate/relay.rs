@@ -9,7 +9,51 @@ use std::io::{Read, Write};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-const CHUNK: usize = 64 * 1024;
+/// As much as a widened pipe holds, so one read takes what the command wrote since the last.
+const CHUNK: usize = 256 * 1024;
+/// The pipe size asked for (Linux's default is 64 KiB): fewer, larger hand-offs between the
+/// command and the relay, as `cat` gets with its own reads.
+#[cfg(target_os = "linux")]
+const PIPE_BYTES: libc::c_int = 1 << 20;
+
+/// Widens the pipe the command writes into; where that is refused it stays as it is.
+#[cfg(unix)]
+pub fn widen(_pipe: &impl std::os::fd::AsRawFd) {
+    // SAFETY: F_SETPIPE_SZ on a pipe we own only changes its capacity.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::fcntl(_pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES);
+    }
+}
+
+#[cfg(not(unix))]
+pub fn widen<T>(_pipe: &T) {}
+
+/// Our stdout as a plain file descriptor: std's `Stdout` is line-buffered, so a chunk of many
+/// lines would cost two writes and a copy. Whatever std still buffers is written first.
+pub fn own_stdout() -> Box<dyn Write + Send> {
+    let _ = std::io::stdout().flush();
+    #[cfg(unix)]
+    if let Some(file) = own(std::os::fd::AsFd::as_fd(&std::io::stdout())) {
+        return file;
+    }
+    Box::new(std::io::stdout())
+}
+
+/// Our stderr as a plain file descriptor (std's is unbuffered, but locked on every write).
+pub fn own_stderr() -> Box<dyn Write + Send> {
+    #[cfg(unix)]
+    if let Some(file) = own(std::os::fd::AsFd::as_fd(&std::io::stderr())) {
+        return file;
+    }
+    Box::new(std::io::stderr())
+}
+
+#[cfg(unix)]
+fn own(fd: std::os::fd::BorrowedFd<'_>) -> Option<Box<dyn Write + Send>> {
+    let file = std::fs::File::from(fd.try_clone_to_owned().ok()?);
+    Some(Box::new(file))
+}
 const MASK: &[u8] = b"****";
 
 pub struct Redactor {
