@@ -94,9 +94,30 @@ pub async fn ensure(global: &Global, args: EnsureArgs, env: &Env, cwd: &Path) ->
     Ok(exit::OK)
 }
 
-pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> Result<i32> {
+pub async fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> Result<i32> {
     let config = load_config(global, &args.timeline, None, env, cwd)?;
-    let (timeline, database) = resolve_timeline(&config, env)?;
+    let (timeline, asked) = resolve_timeline(&config, env)?;
+    // A branch whose name another branch already holds gets its next candidate (a hashed
+    // form). With the admin URL at hand the name is resolved as `run` resolves it; without it
+    // (or with the server out of reach) the answer is the name asked for, and says so.
+    let checked = if timeline.kind == crate::timeline::Kind::Branch
+        && env.get(&config.url_env).is_some_and(|u| !u.is_empty())
+    {
+        match resolve_on_server(&config, env, &timeline).await {
+            Ok(name) => Some(name),
+            Err(e) => {
+                eprintln!(
+                    "warning: {}; showing the name the timeline asks for, which a branch holding it would change",
+                    e.message
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let checked_on_server = checked.is_some();
+    let database = checked.unwrap_or(asked);
     match args.format {
         Format::Json => {
             let value = serde_json::json!({
@@ -105,6 +126,7 @@ pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> R
                 "pr": timeline.pr,
                 "app": config.app,
                 "database": database,
+                "checked_on_server": checked_on_server,
                 "source": timeline.source,
                 "production_branch": Some(&timeline.production_branch).filter(|b| !b.is_empty()),
             });
@@ -113,6 +135,17 @@ pub fn timeline(global: &Global, args: TimelineArgs, env: &Env, cwd: &Path) -> R
         Format::Text => println!("{timeline} -> {database}"),
     }
     Ok(exit::OK)
+}
+
+/// The database name `run` would use for this branch, read from the catalog (nothing written).
+async fn resolve_on_server(
+    config: &crate::config::Config,
+    env: &Env,
+    timeline: &crate::timeline::Timeline,
+) -> Result<String> {
+    let admin = crate::instance::admin(config, env)?;
+    let session = crate::instance::ensure::Session::open(&admin, config.connect_timeout).await?;
+    Ok(session.resolve(&config.app, timeline).await?.database)
 }
 
 pub async fn env(global: &Global, args: EnvArgs, env: &Env, cwd: &Path) -> Result<i32> {

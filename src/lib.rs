@@ -149,7 +149,7 @@ pub async fn run(cli: Cli, env: &Env, cwd: &std::path::Path) -> Result<i32> {
     match cli.command {
         Command::Run(args) => commands::run(global, args, env, cwd).await,
         Command::Ensure(args) => commands::ensure(global, args, env, cwd).await,
-        Command::Timeline(args) => commands::timeline(global, args, env, cwd),
+        Command::Timeline(args) => commands::timeline(global, args, env, cwd).await,
         Command::Env(args) => commands::env(global, args, env, cwd).await,
         Command::Psql(args) => commands::psql(global, args, env, cwd).await,
         Command::Detect(args) => commands::detect(global, args, env, cwd),

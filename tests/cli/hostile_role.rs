@@ -160,8 +160,38 @@ fn a_branch_named_after_anothers_hashed_name_cannot_squat_it() {
     );
     let taken = database_of(&repo, &admin, &format!("branch:{squatter}"));
     assert_eq!(taken, victims_name);
+    // `timeline` tells the truth before the victim's first run: with the admin URL it names
+    // the database `run` will use; without it, the name asked for, flagged as unchecked.
+    let timeline = |env: &[(&str, &str)]| {
+        run(deploydb(
+            repo.path(),
+            &[
+                "timeline",
+                "--format",
+                "json",
+                "--timeline",
+                &format!("branch:{victim}"),
+            ],
+            env,
+        ))
+        .expect_code(0)
+        .json()
+    };
+    let admin_pairs: Vec<(&str, &str)> = admin.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let foretold = timeline(&admin_pairs);
+    assert_eq!(foretold["checked_on_server"], true);
+    let offline = timeline(&[]);
+    assert_eq!(
+        (offline["database"].as_str(), &offline["checked_on_server"]),
+        (Some(victims_name.as_str()), &serde_json::json!(false))
+    );
     let got = database_of(&repo, &admin, &format!("branch:{victim}"));
     assert_ne!(got, taken, "the victim landed on the squatter's database");
+    assert_eq!(
+        foretold["database"],
+        got.as_str(),
+        "timeline foretold another name"
+    );
     assert_eq!(server.comment(&got).unwrap()["branch"], victim.as_str());
     assert_eq!(server.comment(&taken).unwrap()["branch"], squatter.as_str());
     // The victim's runs keep finding its own database.
