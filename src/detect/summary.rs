@@ -79,8 +79,18 @@ pub fn text(report: &Report, root: &str) -> String {
             .values()
             .filter(|f| f.iter().any(|f| f.engine == POSTGRES && !f.indirect))
             .count();
+        let chosen = report
+            .choices
+            .values()
+            .filter(|engines| engines.iter().any(|e| e == POSTGRES))
+            .count();
+        let option = if chosen == 0 {
+            String::new()
+        } else {
+            format!(" (an option the user chooses in {chosen})")
+        };
         out.push_str(&format!(
-            "PostgreSQL is used by {n} component{} in {root}\n",
+            "PostgreSQL is used by {n} component{} in {root}{option}\n",
             if n == 1 { "" } else { "s" }
         ));
     } else if report.engines.is_empty() {

@@ -460,6 +460,11 @@ fn apps_that_let_the_user_choose_say_so() {
         ),
         "{out}"
     );
+    assert!(
+        out.trim_end()
+            .ends_with(" (an option the user chooses in 1)"),
+        "{out}"
+    );
 }
 
 #[test]
