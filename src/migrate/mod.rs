@@ -111,8 +111,6 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
     let redactor = std::sync::Arc::new(Redactor::new(&invocation.secrets));
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    relay::widen(&stdout);
-    relay::widen(&stderr);
     let (r1, r2) = (redactor.clone(), redactor);
     let (out, err) = (relay::own_stdout(), relay::own_stderr());
     let out_task = tokio::task::spawn_blocking(move || relay(stdout, out, &r1));

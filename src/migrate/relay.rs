@@ -9,25 +9,9 @@ use std::io::{Read, Write};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-/// As much as a widened pipe holds, so one read takes what the command wrote since the last.
-const CHUNK: usize = 256 * 1024;
-/// The pipe size asked for (Linux's default is 64 KiB): fewer, larger hand-offs between the
-/// command and the relay, as `cat` gets with its own reads.
-#[cfg(target_os = "linux")]
-const PIPE_BYTES: libc::c_int = 1 << 20;
-
-/// Widens the pipe the command writes into; where that is refused it stays as it is.
-#[cfg(unix)]
-pub fn widen(_pipe: &impl std::os::fd::AsRawFd) {
-    // SAFETY: F_SETPIPE_SZ on a pipe we own only changes its capacity.
-    #[cfg(target_os = "linux")]
-    unsafe {
-        libc::fcntl(_pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES);
-    }
-}
-
-#[cfg(not(unix))]
-pub fn widen<T>(_pipe: &T) {}
+/// A pipe's default capacity on Linux: one read takes what the command wrote since the last.
+/// (Larger reads and a pipe widened to 1 MiB measured slower: 1.3–1.6× against 1.2×.)
+const CHUNK: usize = 64 * 1024;
 
 /// Our stdout as a plain file descriptor: std's `Stdout` is line-buffered, so a chunk of many
 /// lines would cost two writes and a copy. Whatever std still buffers is written first.
