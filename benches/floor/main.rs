@@ -39,13 +39,34 @@ fn main() {
     let mut rows = Vec::new();
     let mut series = Vec::new();
 
-    ensure_figures(&bench, &mut rows, &mut series, large);
-    detect_figures(&bench, &mut rows, &mut series, large);
-    relay_figures(&bench, &mut rows, &mut series);
-    herd_figures(&bench, &mut rows, &mut series);
-    script_figures(&bench, &mut rows);
-    sql_migrator_figures(&bench, &mut rows);
-    rss_figures(&bench, &mut rows);
+    // DEPLOYDB_BENCH_ONLY=relay,detect measures those groups only (and never rewrites
+    // BENCHMARKS.md, whose table is the whole set).
+    let only = std::env::var("DEPLOYDB_BENCH_ONLY").ok();
+    let wanted = |group: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|g| g == group))
+    };
+    if wanted("ensure") {
+        ensure_figures(&bench, &mut rows, &mut series, large);
+    }
+    if wanted("detect") {
+        detect_figures(&bench, &mut rows, &mut series, large);
+    }
+    if wanted("relay") {
+        relay_figures(&bench, &mut rows, &mut series);
+    }
+    if wanted("herd") {
+        herd_figures(&bench, &mut rows, &mut series);
+    }
+    if wanted("script") {
+        script_figures(&bench, &mut rows);
+    }
+    if wanted("sql") {
+        sql_migrator_figures(&bench, &mut rows);
+    }
+    if wanted("rss") {
+        rss_figures(&bench, &mut rows);
+    }
 
     let context = format!(
         "Measured {} on {} ({} cores), PostgreSQL {}, release build, {runs} interleaved runs per \
@@ -58,7 +79,7 @@ fn main() {
     );
     let text = table::render(&rows, &series, &context);
     println!("\n{text}");
-    if std::env::var_os("DEPLOYDB_BENCH_NO_WRITE").is_none() {
+    if std::env::var_os("DEPLOYDB_BENCH_NO_WRITE").is_none() && only.is_none() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
         table::write_into(&path, "floor", &text);
         println!("written into {}", path.display());

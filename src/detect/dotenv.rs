@@ -10,12 +10,26 @@ use super::{Found, Manifest, Strength};
 /// `.env.sample`, `.env.template`, `.env.docker`, `example.env`. A bare `.env` is a developer's
 /// own and is not read.
 pub(super) fn is_example(name: &str) -> bool {
+    // Called for every file of the walk: no allocation until the name looks like an env file.
+    let bytes = name.as_bytes();
+    let starts = |p: &str| {
+        bytes
+            .get(..p.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(p.as_bytes()))
+    };
+    let ends = |p: &str| {
+        bytes.len() >= p.len() && bytes[bytes.len() - p.len()..].eq_ignore_ascii_case(p.as_bytes())
+    };
+    if starts(".env.") {
+        return bytes.len() > ".env.".len();
+    }
+    if !(starts("env.") || ends(".env")) {
+        return false;
+    }
     let lower = name.to_ascii_lowercase();
-    (lower.starts_with(".env.") && lower.len() > ".env.".len())
-        || ((lower.starts_with("env.") || lower.ends_with(".env"))
-            && ["example", "sample", "dist", "template"]
-                .iter()
-                .any(|w| lower.contains(w)))
+    ["example", "sample", "dist", "template"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 /// `.env.testing` and `.env.development` speak for tests and development only.

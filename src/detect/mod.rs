@@ -215,12 +215,20 @@ type Reader = fn(&Manifest, &mut Found);
 /// known by name; some only by name and folder (`config/*.exs`, a Django `settings/` package).
 fn reader_for(path: &Path) -> Option<Reader> {
     let name = path.file_name()?.to_str()?;
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    // Called for every file of the walk: most are source files no reader wants.
+    if matches!(
+        ext,
+        "ts" | "tsx" | "js" | "jsx" | "go" | "rs" | "rb" | "java" | "css" | "md"
+    ) && !name.starts_with("drizzle.config.")
+    {
+        return None;
+    }
     let parent = path
         .parent()
         .and_then(|p| p.file_name())
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
     Some(match name {
         "package.json" => node::read,
         "go.mod" => go::read,
@@ -260,6 +268,32 @@ fn reader_for(path: &Path) -> Option<Reader> {
     })
 }
 
+/// Lockfiles: only their presence is read (which runner a package uses), and the walk's own
+/// listing answers that without a probe per folder.
+const LOCKFILES: &[&str] = &[
+    "pnpm-lock.yaml",
+    "yarn.lock",
+    "bun.lock",
+    "bun.lockb",
+    "package-lock.json",
+    "uv.lock",
+    "poetry.lock",
+    "Pipfile.lock",
+];
+
+/// Every file the walk collects: what a reader reads, and what the migration inference asks
+/// about (markers, lockfiles, SQL files).
+pub(crate) fn wanted(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    migrations::is_marker(name)
+        || is_package_manifest(name)
+        || name.ends_with(".sql")
+        || LOCKFILES.contains(&name)
+        || reader_for(path).is_some()
+}
+
 /// Manifests that make their folder a package (a component of their own); configuration files
 /// belong to the nearest such folder above them.
 fn is_package_manifest(name: &str) -> bool {
@@ -291,12 +325,7 @@ pub fn scan(root: &Path) -> Result<Report> {
                 .with_hint("pass the repository's folder to deploydb detect"),
         );
     }
-    let files = walk::manifests(root, |path| {
-        reader_for(path).is_some()
-            || path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                migrations::is_marker(n) || is_package_manifest(n) || n.ends_with(".sql")
-            })
-    });
+    let files = walk::manifests(root, wanted);
     let packages: BTreeSet<PathBuf> = files
         .iter()
         .filter(|p| {

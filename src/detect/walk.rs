@@ -33,7 +33,7 @@ pub const SKIPPED_DIRS: &[&str] = &[
 /// How deep a manifest can be below the root.
 pub const MAX_DEPTH: usize = 16;
 
-pub fn manifests(root: &Path, wanted: impl Fn(&Path) -> bool + Sync) -> Vec<PathBuf> {
+pub fn manifests(root: &Path, wanted: fn(&Path) -> bool) -> Vec<PathBuf> {
     let found = Mutex::new(Vec::new());
     let walker = WalkBuilder::new(root)
         .hidden(false)
@@ -56,7 +56,6 @@ pub fn manifests(root: &Path, wanted: impl Fn(&Path) -> bool + Sync) -> Vec<Path
         .build_parallel();
     walker.run(|| {
         let found = &found;
-        let wanted = &wanted;
         Box::new(move |entry| {
             if let Ok(entry) = entry
                 // Not only regular files: a FIFO or a link with a manifest's name is listed so

@@ -93,7 +93,7 @@ fn rust(folder: &Folder, found: &mut Found) {
         .ancestors()
         .skip(1)
         .take_while(|d| d.starts_with(folder.root))
-        .any(|d| d.join("diesel.toml").exists());
+        .any(|d| folder.exists_in(d, "diesel.toml"));
     let mentions = |name: &str| {
         cargo.lines().any(|l| {
             let l = l.trim_start();
@@ -108,7 +108,7 @@ fn rust(folder: &Folder, found: &mut Found) {
             .into_iter()
             .flatten()
             .flatten()
-            .any(|e| e.path().join("up.sql").exists());
+            .any(|e| folder.exists_in(&e.path(), "up.sql"));
     let own_migrations = !root_has_diesel && mentions("diesel");
     if diesel_layout && (folder.exists("diesel.toml") || own_migrations) {
         found.push(("diesel", "diesel migration run".into()));

@@ -41,18 +41,47 @@ pub(super) struct Folder<'a> {
     pub root: &'a Path,
     pub dir: &'a Path,
     pub rel: String,
-    /// Every file the walk found (manifests, markers, `.sql` files), sorted.
+    /// Every file the walk found (manifests, markers, lockfiles, `.sql` files), sorted.
     pub files: &'a [PathBuf],
     pub findings: &'a [Finding],
+    /// Files already read by some folder's suggester: a package.json is asked for by the
+    /// package's own tools, its scripts and every member below it.
+    pub read: &'a std::cell::RefCell<std::collections::HashMap<PathBuf, Option<String>>>,
 }
 
 impl<'a> Folder<'a> {
     pub fn exists(&self, rel: &str) -> bool {
-        self.dir.join(rel).exists()
+        self.exists_in(self.dir, rel)
     }
 
     pub fn text(&self, rel: &str) -> Option<String> {
-        super::read::text(&self.dir.join(rel)).ok()
+        self.text_in(self.dir, rel)
+    }
+
+    /// Whether `dir/rel` exists. A file of a kind the walk collects is looked up in its listing
+    /// (a folder of a monorepo would otherwise cost a dozen failed probes); anything else, a
+    /// folder such as `prisma/migrations`, is asked of the file system.
+    pub fn exists_in(&self, dir: &Path, rel: &str) -> bool {
+        let path = dir.join(rel);
+        if super::wanted(&path) {
+            self.files.binary_search(&path).is_ok()
+        } else {
+            path.exists()
+        }
+    }
+
+    /// The text of `dir/rel`, without a probe for a file the walk would have listed.
+    pub fn text_in(&self, dir: &Path, rel: &str) -> Option<String> {
+        let path = dir.join(rel);
+        if super::wanted(&path) && self.files.binary_search(&path).is_err() {
+            return None;
+        }
+        if let Some(text) = self.read.borrow().get(&path) {
+            return text.clone();
+        }
+        let text = super::read::text(&path).ok();
+        self.read.borrow_mut().insert(path, text.clone());
+        text
     }
 
     /// The engines this folder's own findings use (any strength).
@@ -66,7 +95,9 @@ impl<'a> Folder<'a> {
 
     /// Walked files under this folder, as paths relative to it.
     pub fn files_below(&self) -> impl Iterator<Item = (&'a Path, String)> + '_ {
-        self.files.iter().filter_map(|f| {
+        // The listing is sorted, and a folder's files sort together right after it.
+        let start = self.files.partition_point(|f| f.as_path() < self.dir);
+        self.files[start..].iter().map_while(|f| {
             let rel = f.strip_prefix(self.dir).ok()?;
             Some((f.as_path(), rel.to_string_lossy().replace('\\', "/")))
         })
@@ -98,6 +129,7 @@ pub(super) fn infer(root: &Path, files: &[PathBuf], findings: &[Finding]) -> Vec
     }
     let mut out: Vec<Migration> = Vec::new();
     let mut covered: BTreeSet<PathBuf> = BTreeSet::new();
+    let read = std::cell::RefCell::default();
     for dir in &dirs {
         let folder = Folder {
             root,
@@ -105,6 +137,7 @@ pub(super) fn infer(root: &Path, files: &[PathBuf], findings: &[Finding]) -> Vec
             rel: relative(root, dir),
             files,
             findings,
+            read: &read,
         };
         let mut found: Found = Vec::new();
         node::suggest(&folder, &mut found);
@@ -113,7 +146,7 @@ pub(super) fn infer(root: &Path, files: &[PathBuf], findings: &[Finding]) -> Vec
         frameworks::suggest(&folder, &mut found);
         covered.extend(scripts::merge(&folder, &mut found));
         if found.is_empty() {
-            plain_sql(dir, &mut found);
+            plain_sql(&folder, &mut found);
         }
         out.extend(found.into_iter().map(|(tool, command)| Migration {
             tool,
@@ -151,14 +184,14 @@ pub(super) fn up_to_root<'a>(dir: &'a Path, root: &'a Path) -> impl Iterator<Ite
 
 /// `db/migrations/*.sql` (dbmate's format when the files have `-- migrate:up`), else
 /// `db/schema.sql` and/or plain `db/migrations/*.sql`, applied by deploydb's built-in `sql`.
-fn plain_sql(dir: &Path, found: &mut Found) {
-    let migrations = dir.join("db/migrations");
-    let sql: Vec<PathBuf> = std::fs::read_dir(&migrations)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+fn plain_sql(folder: &Folder, found: &mut Found) {
+    let sql: Vec<&Path> = folder
+        .files_below()
+        .filter(|(_, rel)| {
+            rel.strip_prefix("db/migrations/")
+                .is_some_and(|name| !name.contains('/'))
+        })
+        .map(|(path, _)| path)
         .collect();
     if !sql.is_empty() {
         let dbmate = sql
@@ -173,7 +206,7 @@ fn plain_sql(dir: &Path, found: &mut Found) {
             // deploydb's built-in SQL migrations (`migrate::sql`): each file once, with a ledger.
             found.push(("sql", "sql".into()));
         }
-    } else if dir.join("db/schema.sql").exists() {
+    } else if folder.exists("db/schema.sql") {
         found.push(("sql", "sql".into()));
     }
 }
@@ -242,12 +275,8 @@ mod runner_tests {
             "[alembic]\nscript_location = %(here)s/alembic\n",
         );
         write(root, "services/jobs/alembic/env.py", "");
-        let files = [
-            root.join("apps/api/knexfile.js"),
-            root.join("apps/api/package.json"),
-            root.join("services/web/manage.py"),
-            root.join("services/jobs/alembic.ini"),
-        ];
+        // What the walk lists (lockfiles included) is what the inference knows.
+        let files = super::super::walk::manifests(root, super::super::wanted);
         let commands: Vec<String> = infer(root, &files, &[])
             .into_iter()
             .map(|m| format!("{} in {}", m.command, m.dir))

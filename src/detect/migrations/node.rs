@@ -14,7 +14,7 @@ use super::{Folder, Found, up_to_root};
 /// (exec prefix, run prefix).
 pub(super) fn runner(folder: &Folder) -> (&'static str, &'static str) {
     for d in up_to_root(folder.dir, folder.root) {
-        let has = |f: &str| d.join(f).exists();
+        let has = |f: &str| folder.exists_in(d, f);
         if has("pnpm-lock.yaml") {
             return ("pnpm exec", "pnpm run");
         } else if has("yarn.lock") {
@@ -37,7 +37,7 @@ pub(super) fn package_json(folder: &Folder) -> Option<Value> {
 fn dependencies(folder: &Folder) -> Vec<String> {
     let mut names = Vec::new();
     for d in up_to_root(folder.dir, folder.root) {
-        let Ok(text) = crate::detect::read::text(&d.join("package.json")) else {
+        let Some(text) = folder.text_in(d, "package.json") else {
             continue;
         };
         if let Ok(json) = serde_json::from_str::<Value>(&text) {
@@ -81,7 +81,7 @@ fn has_nested_package(folder: &Folder, file: &std::path::Path) -> bool {
         .into_iter()
         .flat_map(|p| p.ancestors())
         .take_while(|d| *d != folder.dir && d.starts_with(folder.dir))
-        .any(|d| d.join("package.json").exists())
+        .any(|d| folder.exists_in(d, "package.json"))
 }
 
 pub(super) fn suggest(folder: &Folder, found: &mut Found) {
@@ -152,6 +152,9 @@ pub(super) fn suggest(folder: &Folder, found: &mut Found) {
 /// `schema.prisma`; the migrations folder sits beside the schema.
 fn prisma(folder: &Folder, json: &Value, exec: &str, depends: bool, found: &mut Found) {
     static CONFIG_SCHEMA: OnceLock<Regex> = OnceLock::new();
+    if !depends {
+        return;
+    }
     let configured = json
         .pointer("/prisma/schema")
         .and_then(Value::as_str)
@@ -172,7 +175,7 @@ fn prisma(folder: &Folder, json: &Value, exec: &str, depends: bool, found: &mut 
     let Some(schema) = configured.clone().or(default) else {
         return;
     };
-    if !depends || !folder.exists(&schema) {
+    if !folder.exists(&schema) {
         return;
     }
     let schema_dir = if schema.ends_with(".prisma") {

@@ -9,7 +9,7 @@ use super::{Folder, Found, up_to_root};
 /// the nearest lockfile up to the root), else the repository's own virtualenv, else as it is.
 fn runner(folder: &Folder) -> (&'static str, &'static str) {
     for d in up_to_root(folder.dir, folder.root) {
-        let has = |f: &str| d.join(f).exists();
+        let has = |f: &str| folder.exists_in(d, f);
         if has("uv.lock") {
             return ("uv run ", "");
         } else if has("poetry.lock") {
@@ -20,7 +20,7 @@ fn runner(folder: &Folder) -> (&'static str, &'static str) {
     }
     // No lockfile committed: the project's own pyproject.toml still says who manages it.
     for d in up_to_root(folder.dir, folder.root) {
-        let text = crate::detect::read::text(&d.join("pyproject.toml")).unwrap_or_default();
+        let text = folder.text_in(d, "pyproject.toml").unwrap_or_default();
         if text.contains("[tool.poetry") {
             return ("poetry run ", "");
         } else if text.contains("[tool.uv") {
@@ -56,7 +56,7 @@ fn requires(folder: &Folder, names: &[&str], above: bool) -> bool {
         ]
         .iter()
         .chain(["requirements/base.txt", "requirements/prod.txt"].iter())
-        .filter_map(|f| crate::detect::read::text(&d.join(f)).ok())
+        .filter_map(|f| folder.text_in(d, f))
         .any(|t| {
             let t = t.to_ascii_lowercase();
             names.iter().any(|n| t.contains(n))
@@ -91,7 +91,7 @@ fn flask_folders(folder: &Folder) -> Vec<String> {
                     .into_iter()
                     .flat_map(|p| p.ancestors())
                     .take_while(|d| *d != folder.dir && d.starts_with(folder.dir))
-                    .any(|d| package_markers.iter().any(|m| d.join(m).exists()))
+                    .any(|d| package_markers.iter().any(|m| folder.exists_in(d, m)))
         })
         .map(|(_, rel)| rel.rsplit_once('/').map_or(".", |(d, _)| d).to_string())
         .collect();
@@ -100,7 +100,20 @@ fn flask_folders(folder: &Folder) -> Vec<String> {
 }
 
 pub(super) fn suggest(folder: &Folder, found: &mut Found) {
-    let (run, bin) = runner(folder);
+    let before = found.len();
+    suggest_bare(folder, found);
+    // The runner is looked for only where there is something to run.
+    if found.len() > before {
+        let (run, bin) = runner(folder);
+        for (_, command) in &mut found[before..] {
+            *command = format!("{run}{bin}{command}");
+        }
+    }
+}
+
+/// The suggestions with the bare commands (`python manage.py migrate`), before the runner.
+fn suggest_bare(folder: &Folder, found: &mut Found) {
+    let (run, bin) = ("", "");
     let manage = folder.text("manage.py");
     let is_package = [
         "pyproject.toml",

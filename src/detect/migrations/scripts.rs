@@ -114,13 +114,13 @@ fn all_scripts(folder: &Folder) -> Vec<(PathBuf, String, String)> {
         if rel.rsplit('/').next() != Some("package.json") {
             continue;
         }
-        let Some(json) = crate::detect::read::text(path)
-            .ok()
+        let dir = path.parent().unwrap_or(folder.dir).to_path_buf();
+        let Some(json) = folder
+            .text_in(&dir, "package.json")
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         else {
             continue;
         };
-        let dir = path.parent().unwrap_or(folder.dir).to_path_buf();
         for (name, body) in json
             .get("scripts")
             .and_then(Value::as_object)
