@@ -45,7 +45,7 @@ fn strength_of(name: &str) -> Strength {
 }
 
 /// Settings whose value names the engine.
-const ENGINE_KEYS: &[&str] = &[
+pub(super) const ENGINE_KEYS: &[&str] = &[
     "DB_CONNECTION",
     "DB_TYPE",
     "DB_DRIVER",
@@ -60,7 +60,7 @@ const ENGINE_KEYS: &[&str] = &[
     "DATABASE_DRIVER",
 ];
 
-fn engine_named(value: &str) -> Option<&'static str> {
+pub(super) fn engine_named(value: &str) -> Option<&'static str> {
     Some(match value.to_ascii_lowercase().as_str() {
         "pgsql" | "postgres" | "postgresql" | "pg" | "postgresdb" => "postgres",
         "mysql" | "mysql2" | "mariadb" | "mariadbdb" | "mysqldb" => "mysql",

@@ -420,6 +420,50 @@ fn engine_of_url(code: &str) -> Option<(&'static str, String)> {
     None
 }
 
+/// `DB_ENGINE = "sqlite"` (or `DB_ENGINE: str = …`) with the engine keys `.env` files use; the
+/// quoted engine names of a trailing comment are options. Whether the line was one.
+fn engine_setting(
+    manifest: &Manifest,
+    found: &mut Found,
+    code: &str,
+    line: usize,
+    strength: Strength,
+) -> bool {
+    let Some((left, right)) = code.split_once('=') else {
+        return false;
+    };
+    let key = left.split(':').next().unwrap_or_default().trim();
+    if !super::dotenv::ENGINE_KEYS.contains(&key) {
+        return false;
+    }
+    let (value, comment) = right.split_once('#').unwrap_or((right, ""));
+    let value = value.trim().trim_matches(['"', '\'']);
+    if let Some(engine) = super::dotenv::engine_named(value) {
+        found.findings.push(
+            manifest
+                .finding(engine, "python", &format!("{key} = \"{value}\""), line)
+                .with_strength(strength),
+        );
+    }
+    for option in comment
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter_map(super::dotenv::engine_named)
+    {
+        found.findings.push(
+            manifest
+                .finding(
+                    option,
+                    "python",
+                    &format!("{key} (documented option)"),
+                    line,
+                )
+                .with_strength(strength.max(Strength::Optional))
+                .configuring(),
+        );
+    }
+    true
+}
+
 /// Settings modules: Django's `ENGINE` of each database, and database URLs (SQLAlchemy's
 /// `SQLALCHEMY_DATABASE_URI`, a `dj_database_url` default, `REDIS_URL`). Several engines chosen
 /// by an environment variable are all reported; a commented-out alternative (`#
@@ -437,6 +481,11 @@ pub(super) fn read_settings(manifest: &Manifest, found: &mut Found) {
         let trimmed = line.trim_start();
         let commented = trimmed.starts_with('#');
         let code = trimmed.trim_start_matches('#');
+        // A typed setting (`DB_ENGINE: str = "sqlite"  # Options: 'sqlite', 'postgres'`): the
+        // value is the default engine, the options in its comment are the others.
+        if !commented && engine_setting(manifest, found, code, i + 1, strength) {
+            continue;
+        }
         let engine = if let Some(at) = code.find("django.db.backends.") {
             let backend: String = code[at + "django.db.backends.".len()..]
                 .chars()

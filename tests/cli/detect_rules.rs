@@ -445,6 +445,22 @@ fn apps_that_let_the_user_choose_say_so() {
         !text.contains("secret"),
         "a value reached the report: {text}"
     );
+    // A typed setting in a settings package: the default, and the options its comment names.
+    let typed = detect(&[
+        (
+            "pyproject.toml",
+            "[project]\nname = \"a\"\ndependencies = [\"sqlalchemy\"]\n",
+        ),
+        (
+            "app/settings/settings.py",
+            "class AppSettings(BaseSettings):\n    DB_ENGINE: str = \"sqlite\"  # Options: 'sqlite', 'postgres'\n",
+        ),
+    ]);
+    assert_eq!(engines(&typed), vec!["postgres", "sqlite"]);
+    assert_eq!(
+        finding(&typed, "DB_ENGINE = \"sqlite\"")["strength"],
+        "runtime"
+    );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("Cargo.toml"),

@@ -72,11 +72,6 @@ const KNOWN_MISSES: &[(&str, Score, &str)] = &[
     ),
     (
         "mealie",
-        Score::Engines,
-        "SQLite (the default) comes with Python itself, so no manifest names it",
-    ),
-    (
-        "mealie",
         Score::Migrations,
         "the app runs Alembic itself at start-up; a plain alembic.ini looks like a command to run",
     ),
