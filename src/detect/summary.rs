@@ -6,6 +6,13 @@ use std::collections::BTreeMap;
 
 use super::{POSTGRES, Report};
 
+/// Every name here comes from the repository (folder and file names, package and script names,
+/// Cargo feature names), so each is printed inert: no control character, no line starting a
+/// CI workflow command.
+fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::report::inert(text)
+}
+
 pub fn text(report: &Report, root: &str) -> String {
     let mut out = String::new();
     let mut components: BTreeMap<&str, Vec<&super::Finding>> = BTreeMap::new();
@@ -29,8 +36,8 @@ pub fn text(report: &Report, root: &str) -> String {
                 };
                 format!(
                     "{} ({}:{}{}{strength})",
-                    f.package,
-                    f.file,
+                    safe(&f.package),
+                    safe(&f.file),
                     f.line,
                     if f.indirect { ", indirect" } else { "" }
                 )
@@ -43,14 +50,13 @@ pub fn text(report: &Report, root: &str) -> String {
         } else {
             engines.join(", ")
         };
-        out.push_str(&format!(
-            "{component}: {engines} — {}\n",
-            evidence.join(", ")
-        ));
+        let shown = safe(component);
+        out.push_str(&format!("{shown}: {engines} — {}\n", evidence.join(", ")));
         for m in report.migrations.iter().filter(|m| m.dir == *component) {
             out.push_str(&format!(
-                "{component}: migrate with {}: `{}`\n",
-                m.tool, m.command
+                "{shown}: migrate with {}: `{}`\n",
+                m.tool,
+                safe(&m.command)
             ));
         }
     }
@@ -61,18 +67,25 @@ pub fn text(report: &Report, root: &str) -> String {
     {
         out.push_str(&format!(
             "{}: migrate with {}: `{}`\n",
-            m.dir, m.tool, m.command
+            safe(&m.dir),
+            m.tool,
+            safe(&m.command)
         ));
     }
     for (component, engines) in &report.choices {
         let names: Vec<String> = engines.iter().map(|e| display(e)).collect();
         out.push_str(&format!(
-            "{component}: supports {} for its own database; the engine is the user's choice\n",
+            "{}: supports {} for its own database; the engine is the user's choice\n",
+            safe(component),
             names.join(", ")
         ));
     }
     for w in &report.warnings {
-        out.push_str(&format!("warning: {}: {}\n", w.file, w.message));
+        out.push_str(&format!(
+            "warning: {}: {}\n",
+            safe(&w.file),
+            safe(&w.message)
+        ));
     }
     if report.uses_postgres() {
         let n = components
@@ -99,7 +112,7 @@ pub fn text(report: &Report, root: &str) -> String {
         ));
     } else {
         let others: Vec<String> = report.engines.iter().map(|e| display(e)).collect();
-        let places: Vec<&str> = components.keys().copied().collect();
+        let places: Vec<String> = components.keys().map(|c| safe(c).into_owned()).collect();
         out.push_str(&format!(
             "{} found in {}; deploydb provisions PostgreSQL only\n",
             others.join(" and "),

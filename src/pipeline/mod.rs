@@ -408,7 +408,7 @@ fn describe_detection(report: &Report) -> String {
         let tools: Vec<String> = report
             .migrations
             .iter()
-            .map(|m| format!("{} in {}", m.tool, m.dir))
+            .map(|m| format!("{} in {}", m.tool, crate::report::inert(&m.dir)))
             .collect();
         return format!(
             "no PostgreSQL driver found in a manifest{}; running the configured migration anyway",
@@ -429,7 +429,14 @@ fn describe_detection(report: &Report) -> String {
     let evidence: Vec<String> = postgres
         .into_iter()
         .take(3)
-        .map(|f| format!("{}:{} {}", f.file, f.line, f.package))
+        .map(|f| {
+            format!(
+                "{}:{} {}",
+                crate::report::inert(&f.file),
+                f.line,
+                crate::report::inert(&f.package)
+            )
+        })
         .collect();
     format!("postgres ({})", evidence.join(", "))
 }

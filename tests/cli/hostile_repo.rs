@@ -396,3 +396,39 @@ fn hostile_repository_files_cannot_stop_or_bloat_detection() {
     }
     assert!(json["engines"].to_string().contains("postgres"), "{json}");
 }
+
+/// Names in the repository reach `detect`'s text: a folder whose name carries a newline and a
+/// GitHub workflow command, a Cargo feature named with terminal escapes, a migrate script whose
+/// name does both. None may start a line of its own or reach the terminal raw.
+#[test]
+fn repository_names_cannot_inject_workflow_commands_or_escapes_into_detect() {
+    let repo = Repo::new("main");
+    let root = repo.path();
+    std::fs::remove_file(root.join("package.json")).unwrap();
+    repo.write(
+        "evil\n::error title=pwned::injected/package.json",
+        r#"{"dependencies":{"pg":"8","knex":"3"},"scripts":{"migrate\n::add-mask::x\u001b[2J":"knex migrate:latest"}}"#,
+    );
+    repo.write(
+        "evil\n::error title=pwned::injected/knexfile.js",
+        "module.exports = {}",
+    );
+    repo.write(
+        "crate/Cargo.toml",
+        "[package]\nname = \"c\"\nversion = \"0.1.0\"\n[features]\n\"\\u001b]0;owned\\u0007pg\" = [\"sqlx/postgres\"]\n[dependencies]\nsqlx = { version = \"0.8\", optional = true }\n",
+    );
+    let out = run(deploydb(root, &["detect", "."], &[]))
+        .expect_code(0)
+        .stdout();
+    assert!(out.contains("PostgreSQL is used by"), "{out}");
+    for line in out.lines() {
+        assert!(
+            !line.starts_with("::"),
+            "a workflow command got a line: {line:?}"
+        );
+    }
+    assert!(
+        !out.contains(['\u{1b}', '\u{7}']),
+        "a raw escape reached the output: {out:?}"
+    );
+}

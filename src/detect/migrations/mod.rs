@@ -222,7 +222,13 @@ pub fn choose(report: &Report) -> Result<&Migration> {
         several => {
             let list: Vec<String> = several
                 .iter()
-                .map(|m| format!("`{}` in {}", m.command, m.dir))
+                .map(|m| {
+                    format!(
+                        "`{}` in {}",
+                        crate::report::inert(&m.command),
+                        crate::report::inert(&m.dir)
+                    )
+                })
                 .collect();
             let components: BTreeSet<&str> = several.iter().map(|m| m.dir.as_str()).collect();
             let why = if components.len() == 1 {
