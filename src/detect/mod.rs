@@ -216,14 +216,6 @@ type Reader = fn(&Manifest, &mut Found);
 fn reader_for(path: &Path) -> Option<Reader> {
     let name = path.file_name()?.to_str()?;
     let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
-    // Called for every file of the walk: most are source files no reader wants.
-    if matches!(
-        ext,
-        "ts" | "tsx" | "js" | "jsx" | "go" | "rs" | "rb" | "java" | "css" | "md"
-    ) && !name.starts_with("drizzle.config.")
-    {
-        return None;
-    }
     let parent = path
         .parent()
         .and_then(|p| p.file_name())
