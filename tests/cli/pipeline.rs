@@ -656,6 +656,36 @@ fn timeline_json_reports_kind_source_and_database() {
     ))
     .expect_code(2);
     assert!(bad.stderr().contains("production"), "{bad}");
+
+    // With the admin URL but the server out of reach, timeline still answers (the asked name,
+    // flagged unchecked), says why on stderr, and never prints the password.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgresql://admin:S3cretPw@127.0.0.1:{closed}/postgres?sslmode=disable");
+    let offline = run(deploydb(
+        repo.path(),
+        &[
+            "timeline",
+            "--format",
+            "json",
+            "--timeline",
+            "branch:Feature/B",
+        ],
+        &[
+            ("DEPLOYDB_ADMIN_URL", url.as_str()),
+            ("DEPLOYDB_CONNECT_TIMEOUT", "1s"),
+        ],
+    ))
+    .expect_code(0);
+    let json = offline.json();
+    assert_eq!(json["database"], "shop--feature-b");
+    assert_eq!(json["checked_on_server"], false);
+    assert!(offline.stderr().contains("warning:"), "{offline}");
+    let printed = format!("{}{}", offline.stdout(), offline.stderr());
+    assert!(!printed.contains("S3cretPw"), "{offline}");
 }
 
 #[test]
