@@ -71,7 +71,7 @@ pub(super) fn engine_named(value: &str) -> Option<&'static str> {
     })
 }
 
-fn engine_of_url(value: &str) -> Option<&'static str> {
+pub(super) fn engine_of_url(value: &str) -> Option<&'static str> {
     let scheme = value.split_once("://")?.0.to_ascii_lowercase();
     let base = scheme.split('+').next().unwrap_or_default();
     Some(match base {

@@ -392,29 +392,17 @@ pub(super) fn is_settings_module(name: &str, parent: &str) -> bool {
 /// The engine of a SQLAlchemy or database URL's scheme (`postgresql+psycopg://`,
 /// `mysql+pymysql://`, `sqlite:///`, `redis://`).
 fn engine_of_url(code: &str) -> Option<(&'static str, String)> {
-    for (prefix, engine) in [
-        ("postgresql", "postgres"),
-        ("postgres", "postgres"),
-        ("mysql", "mysql"),
-        ("mariadb", "mysql"),
-        ("sqlite", "sqlite"),
-        ("rediss", "redis"),
-        ("redis", "redis"),
-        ("mongodb", "mongodb"),
-    ] {
-        let mut from = 0;
-        while let Some(at) = code[from..].find(prefix).map(|i| i + from) {
-            from = at + prefix.len();
-            let quoted = at > 0 && matches!(code.as_bytes()[at - 1], b'"' | b'\'');
-            let rest = &code[at + prefix.len()..];
-            let scheme_end = rest.find("://").filter(|i| {
-                rest[..*i]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '_')
-            });
-            if let (true, Some(end)) = (quoted, scheme_end) {
-                return Some((engine, format!("{prefix}{}://", &rest[..end])));
-            }
+    // Each `scheme://` that opens a string literal; the scheme names the engine as in `.env`.
+    let mut from = 0;
+    while let Some(at) = code[from..].find("://").map(|i| i + from) {
+        from = at + 3;
+        let start = code[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '_'))
+            .map_or(0, |i| i + 1);
+        let quoted = start > 0 && matches!(code.as_bytes()[start - 1], b'"' | b'\'');
+        let scheme = &code[start..at];
+        if quoted && let Some(engine) = super::dotenv::engine_of_url(&code[start..at + 3]) {
+            return Some((engine, format!("{scheme}://")));
         }
     }
     None
