@@ -1,8 +1,9 @@
 //! Copying a child's output to ours as it arrives, with secrets replaced by `****`. Nothing waits
 //! for a line to end — a progress dot or a spinner shows at once — except a tail that could be
 //! the start of a secret, which is held until the next read says whether it is one. All secrets
-//! are found in one pass (Aho–Corasick, leftmost-longest, so a URL is masked whole rather than
-//! around the password inside it), and a chunk is only rebuilt when a secret occurs in it.
+//! are found in one pass (Aho–Corasick), none that contains another is looked for (a URL shows
+//! as `postgresql://u:****@h/db`: its password is what is secret), and a chunk is only rebuilt
+//! when a secret occurs in it.
 
 use std::borrow::Cow;
 use std::io::{Read, Write};
@@ -42,19 +43,17 @@ const MASK: &[u8] = b"****";
 
 pub struct Redactor {
     finder: Option<AhoCorasick>,
-    secrets: Vec<Vec<u8>>,
     longest: usize,
+    /// For each byte, every `(secret, k)` whose first `k` bytes (a proper prefix) end with that
+    /// byte, longest first: the candidates for a held-back tail, found without a loop over
+    /// every secret's every length.
+    tails: Vec<Vec<(usize, usize)>>,
+    secrets: Vec<Vec<u8>>,
 }
 
 impl Redactor {
     pub fn new(secrets: &[&str]) -> Redactor {
-        let mut secrets: Vec<Vec<u8>> = secrets
-            .iter()
-            .filter(|s| !s.is_empty())
-            .map(|s| s.as_bytes().to_vec())
-            .collect();
-        secrets.sort();
-        secrets.dedup();
+        let secrets = minimal(secrets);
         let finder = (!secrets.is_empty()).then(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
@@ -62,10 +61,20 @@ impl Redactor {
                 .expect("a handful of short literal patterns always builds")
         });
         let longest = secrets.iter().map(Vec::len).max().unwrap_or(0);
+        let mut tails = vec![Vec::new(); 256];
+        for (i, secret) in secrets.iter().enumerate() {
+            for k in 1..secret.len() {
+                tails[usize::from(secret[k - 1])].push((i, k));
+            }
+        }
+        for list in &mut tails {
+            list.sort_by_key(|&(_, k)| std::cmp::Reverse(k));
+        }
         Redactor {
             finder,
-            secrets,
             longest,
+            tails,
+            secrets,
         }
     }
 
@@ -98,17 +107,14 @@ impl Redactor {
         let Some(&last) = text.last() else {
             return 0;
         };
-        let mut prefix = 0;
-        for secret in &self.secrets {
-            let longest = (secret.len() - 1).min(text.len());
-            // The byte compare first: a full comparison only where the last byte fits.
-            if let Some(k) = (prefix + 1..=longest)
-                .rev()
-                .find(|&k| secret[k - 1] == last && text.ends_with(&secret[..k]))
-            {
-                prefix = k;
-            }
-        }
+        let Some(prefix) = self.tails[usize::from(last)]
+            .iter()
+            .filter(|&&(_, k)| k <= text.len())
+            .find(|&&(i, k)| text.ends_with(&self.secrets[i][..k]))
+            .map(|&(_, k)| k)
+        else {
+            return 0;
+        };
         let mut cut = text.len() - prefix;
         // A complete secret that reaches over the cut is written whole, masked, now. Only the
         // end of the text can hold one: it starts less than the longest secret before the cut.
@@ -121,6 +127,29 @@ impl Redactor {
         }
         text.len() - cut
     }
+}
+
+/// The secrets to look for: each once, and none that contains another, since masking the
+/// shorter one already hides it (a URL's password is masked inside it). Fewer, shorter
+/// patterns keep the one pass over the output fast.
+fn minimal(secrets: &[&str]) -> Vec<Vec<u8>> {
+    let mut by_length: Vec<&[u8]> = secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.as_bytes())
+        .collect();
+    by_length.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+    by_length.dedup();
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for secret in by_length {
+        if !kept
+            .iter()
+            .any(|shorter| memchr::memmem::find(secret, shorter).is_some())
+        {
+            kept.push(secret.to_vec());
+        }
+    }
+    kept
 }
 
 /// Relays `from` to `to` until end of input, writing (and flushing) what each read brings as it
@@ -192,7 +221,7 @@ mod tests {
         for step in [1, 2, 3, 5, 7, 64] {
             let (text, mid) = relayed(input, step, &["s3cret", "postgresql://u:s3cret@h/db"]);
             assert_eq!(
-                text, "connecting to ****\npassword **** ok\nno newline ****",
+                text, "connecting to postgresql://u:****@h/db\npassword **** ok\nno newline ****",
                 "reads of {step}"
             );
             assert!(mid);
