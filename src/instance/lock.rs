@@ -37,24 +37,47 @@ pub fn key(admin: &ConnInfo, purpose: &str, name: &str) -> i64 {
     i64::from_le_bytes(bytes)
 }
 
-/// A connection holding locks in an open transaction. Dropping it closes the connection, which
-/// releases them; [`Holder::release`] does so at once.
-pub struct Holder {
-    client: Client,
+/// A connection holding locks in an open transaction: one of its own, which dropping closes
+/// (releasing them), or the admin session, borrowed while nothing else needs it (its
+/// transaction ends when the session does). [`Holder::release`] ends the transaction at once.
+pub struct Holder<'a> {
+    client: Connection<'a>,
 }
 
-impl Holder {
-    pub async fn open(admin: &ConnInfo, timeout: Duration) -> Result<Holder> {
+enum Connection<'a> {
+    Own(Client),
+    Borrowed(&'a Client),
+}
+
+impl Holder<'static> {
+    pub async fn open(admin: &ConnInfo, timeout: Duration) -> Result<Holder<'static>> {
         Ok(Holder {
-            client: connect(admin, timeout).await?,
+            client: Connection::Own(connect(admin, timeout).await?),
         })
+    }
+}
+
+impl<'a> Holder<'a> {
+    /// Locks on `session` itself: one connection fewer, for as long as nothing else is sent on
+    /// it until the holder is released (a statement that fails would end the transaction).
+    pub fn on(session: &'a Client) -> Holder<'a> {
+        Holder {
+            client: Connection::Borrowed(session),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        match &self.client {
+            Connection::Own(client) => client,
+            Connection::Borrowed(client) => client,
+        }
     }
 
     /// Starts a transaction and tries `key` exclusively; on `false` the transaction is ended.
     pub async fn try_exclusive(&self, key: i64) -> std::result::Result<bool, String> {
         tracing::debug!("trying the timeline's lock exclusively");
         let got = first_bool(
-            self.client
+            self.client()
                 .simple_query(&format!(
                     "BEGIN; SELECT pg_catalog.pg_try_advisory_xact_lock({key})"
                 ))
@@ -94,7 +117,7 @@ impl Holder {
     async fn bounded(&self, call: &str, wait: Duration) -> std::result::Result<bool, String> {
         let ms = wait.as_millis().clamp(1, i32::MAX as u128);
         let statement = format!("BEGIN; SET LOCAL lock_timeout = {ms}; SELECT {call}");
-        match self.client.simple_query(&statement).await {
+        match self.client().simple_query(&statement).await {
             Ok(_) => Ok(true),
             Err(e) if e.code().map(|c| c.code()) == Some("55P03") => {
                 self.end().await?;
@@ -108,7 +131,7 @@ impl Holder {
     }
 
     async fn end(&self) -> std::result::Result<(), String> {
-        self.client
+        self.client()
             .simple_query("ROLLBACK")
             .await
             .map(|_| ())
@@ -131,21 +154,26 @@ fn first_bool(
     }))
 }
 
-/// Takes the migration lock for `database`, waiting (with a visible line) up to `timeout`. The
-/// lock is held until the returned holder is dropped.
-pub async fn migration(
+/// Takes the migration lock for `database`, waiting (with a visible line) up to `timeout`, on
+/// `session` when given (see [`Holder::on`]), else on a connection of its own. The lock is held
+/// until the returned holder is released or dropped.
+pub async fn migration<'a>(
     admin: &ConnInfo,
+    session: Option<&'a Client>,
     connect_timeout: Duration,
     database: &str,
     timeout: Duration,
-) -> Result<Holder> {
+) -> Result<Holder<'a>> {
     let key = key(admin, "migrate", database);
     let fail = |detail: String| {
         Error::server(format!(
             "could not take the migration lock for {database}: {detail}"
         ))
     };
-    let holder = Holder::open(admin, connect_timeout).await?;
+    let holder = match session {
+        Some(client) => Holder::on(client),
+        None => Holder::open(admin, connect_timeout).await?,
+    };
     if holder.try_exclusive(key).await.map_err(fail)? {
         return Ok(holder);
     }

@@ -255,7 +255,10 @@ async fn run_stages(
         summary.exported.join(", ")
     });
 
-    // Held (on a connection of its own) through the migration and the seed, until the run ends.
+    // Held through the migration and the seed, until the run ends: on the admin session, which
+    // nothing else needs by then, unless production's migration is followed by the template's
+    // rebuild (CREATE DATABASE, which no open transaction may hold); then on a connection of its
+    // own.
     let mut _migration_lock = None;
     let code = match step {
         None => {
@@ -272,9 +275,13 @@ async fn run_stages(
             exit::OK
         }
         Some(step) => {
+            let rebuilds_template = plan.config.branch_from == BranchFrom::Template
+                && plan.timeline.kind == TimelineKind::Production
+                && matches!(step, Step::Command(_));
             _migration_lock = Some(
                 instance::lock::migration(
                     plan.session.admin(),
+                    (!rebuilds_template).then_some(&plan.session.client),
                     plan.session.timeout(),
                     &plan.target.dbname,
                     plan.config.lock_timeout,
@@ -334,8 +341,7 @@ async fn run_stages(
             });
             stage.done(format!("exited with {code}"));
             if code == 0
-                && plan.config.branch_from == BranchFrom::Template
-                && plan.timeline.kind == TimelineKind::Production
+                && rebuilds_template
                 && let Step::Command(program) = &step
             {
                 refresh_template(&migration_of(program), env).await?;
