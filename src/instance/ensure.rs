@@ -42,8 +42,12 @@ pub struct Session {
 pub struct Resolved {
     pub database: String,
     pub(crate) existing: Option<Existing>,
+    /// The whole read (database, role, time) the name was chosen by: `ensure` starts from it
+    /// rather than asking again.
+    state: State,
 }
 
+#[derive(Clone)]
 pub(crate) struct Existing {
     pub(crate) comment: Option<String>,
     pub(crate) owner: String,
@@ -60,6 +64,16 @@ pub struct Target<'a> {
     pub role_key_id: Option<&'a str>,
     /// Start a new database as a copy of this template (`branch_from = "template"`).
     pub template: Option<&'a str>,
+}
+
+impl Resolved {
+    fn new(database: String, state: State) -> Resolved {
+        Resolved {
+            database,
+            existing: state.database.clone(),
+            state,
+        }
+    }
 }
 
 impl Session {
@@ -113,23 +127,22 @@ impl Session {
     /// `feature-a`, or a branch named after another's hashed form to squat it) is passed over,
     /// so two branches never share a database. Other kinds have one name.
     pub async fn resolve(&self, app: &str, timeline: &Timeline) -> Result<Resolved> {
+        let read = self.read_statement();
         let name = timeline.database(app);
-        let existing = self.lookup(&name).await?;
+        let state = self.read(&read, &name).await?;
         if timeline.kind != Kind::Branch {
-            return Ok(Resolved {
-                database: name,
-                existing,
-            });
+            return Ok(Resolved::new(name, state));
         }
         let branch = timeline.branch.as_deref().unwrap_or_default();
         let candidates = naming::branch_candidates(app, branch);
-        let mut looked_up = Some((name, existing));
+        let mut looked_up = Some((name, state));
         for candidate in &candidates {
-            let existing = match looked_up.take() {
-                Some((first, existing)) if &first == candidate => existing,
-                _ => self.lookup(candidate).await?,
+            let state = match looked_up.take() {
+                Some((first, state)) if &first == candidate => state,
+                _ => self.read(&read, candidate).await?,
             };
-            let held_by_another_branch = existing
+            let held_by_another_branch = state
+                .database
                 .as_ref()
                 .and_then(|e| e.comment.as_deref())
                 .and_then(Ownership::parse)
@@ -137,10 +150,7 @@ impl Session {
                     o.app == app && o.kind == Kind::Branch && !o.same_timeline(app, timeline)
                 });
             if !held_by_another_branch {
-                return Ok(Resolved {
-                    database: candidate.clone(),
-                    existing,
-                });
+                return Ok(Resolved::new(candidate.clone(), state));
             }
         }
         Err(Error::server(format!(
@@ -149,22 +159,6 @@ impl Session {
             candidates.join(", ")
         ))
         .with_hint("rename the branch; `deploydb list` shows which branches hold those names"))
-    }
-
-    async fn lookup(&self, name: &str) -> Result<Option<Existing>> {
-        let rows = self
-            .client
-            .query_typed(
-                "SELECT pg_catalog.shobj_description(d.oid, 'pg_database'), pg_catalog.pg_get_userbyid(d.datdba) \
-                 FROM pg_database d WHERE d.datname = $1",
-                &[(&name, Type::TEXT)],
-            )
-            .await
-            .map_err(|e| self.statement_error("look up", name, &e))?;
-        Ok(rows.first().map(|row| Existing {
-            comment: row.get(0),
-            owner: row.get(1),
-        }))
     }
 
     /// Brings the timeline's database (and role) to what this run needs. Runs that find all in
@@ -176,9 +170,14 @@ impl Session {
         let name = resolved.database.as_str();
         let key = lock::key(&self.admin, "ensure", name);
         let read = self.read_statement();
-        let state = self.read(&read, name).await?;
-        if let Some(done) = self.settled(&state, name, &target)? {
+        let state = &resolved.state;
+        if let Some(done) = self.settled(state, name, &target, false)? {
             tracing::debug!("{name}: in place, nothing to write");
+            return Ok(done);
+        }
+        if self.settled(state, name, &target, true)?.is_some()
+            && let Some(done) = self.touch_on_session(&read, name, key, &target).await?
+        {
             return Ok(done);
         }
         tracing::info!(
@@ -220,10 +219,77 @@ impl Session {
                 .with_hint("look for a stuck deploydb run on this server, then retry"));
             }
             let state = self.read(&read, name).await?;
-            if let Some(done) = self.settled(&state, name, &target)? {
+            if let Some(done) = self.settled(&state, name, &target, false)? {
                 return Ok(done);
             }
         }
+    }
+
+    /// A redeploy whose only news is the time (the common case: a deploy a minute or more
+    /// after the last): the record is rewritten in one transaction on the admin session, under
+    /// the timeline's lock tried once, from a state read again under it. No second connection
+    /// and no wait: a run that holds the lock is already writing this timeline, and the time
+    /// can wait for the next deploy. `None` when the state changed meanwhile: the caller then
+    /// takes the full path.
+    async fn touch_on_session(
+        &self,
+        read: &str,
+        name: &str,
+        key: i64,
+        target: &Target<'_>,
+    ) -> Result<Option<Ensured>> {
+        let lock = Holder::on(&self.client);
+        let in_place = || Ensured {
+            database: name.to_string(),
+            created: false,
+            warning: None,
+        };
+        let got = lock.try_exclusive(key).await.map_err(|detail| {
+            Error::server(format!(
+                "could not lock database {name} to record the deploy: {detail}"
+            ))
+        })?;
+        if !got {
+            tracing::debug!("{name}: another run holds its lock; the deploy time waits");
+            return Ok(Some(in_place()));
+        }
+        let state = match self.read(read, name).await {
+            Ok(state) => state,
+            Err(e) => {
+                lock.release().await;
+                return Err(e);
+            }
+        };
+        let (mut done, existing) = match (self.settled(&state, name, target, true), &state.database)
+        {
+            (Ok(Some(done)), Some(existing)) => (done, existing),
+            (other, _) => {
+                lock.release().await;
+                return other.map(|_| None);
+            }
+        };
+        let record = existing.comment.as_deref().and_then(Ownership::parse);
+        let Some(mut record) =
+            record.filter(|r| is_stale(r.last_deployed_at.as_deref(), state.now_epoch))
+        else {
+            // Another run wrote it a moment ago.
+            lock.release().await;
+            return Ok(Some(done));
+        };
+        record.last_deployed_at =
+            Ownership::new(target.app, target.timeline, state.now.clone()).last_deployed_at;
+        let statement = format!(
+            "{}; COMMIT",
+            touch_statement(name, &existing.owner, &record)
+        );
+        if let Err(e) = self.client.batch_execute(&statement).await {
+            lock.release().await;
+            done.warning = Some(format!(
+                "could not record the deploy of {name}: {} (prune --older-than may misjudge this database)",
+                describe(&e)
+            ));
+        }
+        Ok(Some(done))
     }
 
     /// The one query that reads a timeline's state; its role check depends on the version.
@@ -265,7 +331,14 @@ impl Session {
 
     /// `Some` when nothing needs writing: the database is there and this timeline's, its role
     /// (under role isolation) owns it with the current password, and the deploy time is fresh.
-    fn settled(&self, state: &State, name: &str, target: &Target<'_>) -> Result<Option<Ensured>> {
+    /// With `any_time`, a deploy time that is due for rewriting does not count.
+    fn settled(
+        &self,
+        state: &State,
+        name: &str,
+        target: &Target<'_>,
+        any_time: bool,
+    ) -> Result<Option<Ensured>> {
         let Some(existing) = &state.database else {
             return Ok(None);
         };
@@ -282,9 +355,10 @@ impl Session {
         }
         check_owner(existing.comment.as_deref(), name, target)?;
         let record = existing.comment.as_deref().and_then(Ownership::parse);
-        if record
-            .as_ref()
-            .is_some_and(|r| is_stale(r.last_deployed_at.as_deref(), state.now_epoch))
+        if !any_time
+            && record
+                .as_ref()
+                .is_some_and(|r| is_stale(r.last_deployed_at.as_deref(), state.now_epoch))
         {
             return Ok(None);
         }
@@ -599,12 +673,7 @@ impl Session {
 
     /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner.
     async fn touch(&self, name: &str, owner: &str, record: &Ownership) -> Result<()> {
-        let statement = format!(
-            "BEGIN; SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}; COMMIT",
-            quote_ident(owner),
-            quote_ident(name),
-            quote_literal(&record.to_json())
-        );
+        let statement = format!("BEGIN; {}; COMMIT", touch_statement(name, owner, record));
         let result = self.client.batch_execute(&statement).await;
         if result.is_err() {
             // A failed statement leaves the transaction aborted; end it, or every later
@@ -650,11 +719,22 @@ impl Session {
 const ENSURE_WAIT: Duration = Duration::from_secs(300);
 
 /// What one read of the catalog says about a timeline: its database, its role, the time.
+#[derive(Clone)]
 struct State {
     now: String,
     now_epoch: i64,
     database: Option<Existing>,
     role: RoleState,
+}
+
+/// The statements that rewrite a database's record, as its owner, inside a transaction.
+fn touch_statement(name: &str, owner: &str, record: &Ownership) -> String {
+    format!(
+        "SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}",
+        quote_ident(owner),
+        quote_ident(name),
+        quote_literal(&record.to_json())
+    )
 }
 
 /// The deploy time is rewritten at most once a minute: a herd of runs for one timeline then

@@ -44,16 +44,23 @@ impl RoleKey {
         super::role::derive_password(self.key.expose().as_bytes(), role)
     }
 
-    /// The key from `DEPLOYDB_ROLE_SECRET`, or the server's, made on first use.
-    pub async fn load(session: &Session, env: &Env) -> Result<RoleKey> {
+    /// The key from `DEPLOYDB_ROLE_SECRET`, or the server's; `None` when the server has none
+    /// yet. One read-only query, which may share the session with others in flight.
+    pub async fn find(session: &Session, env: &Env) -> Result<Option<RoleKey>> {
         if let Some(secret) = env.get("DEPLOYDB_ROLE_SECRET") {
             tracing::debug!("role key: DEPLOYDB_ROLE_SECRET");
-            return from_secret(secret);
+            return from_secret(secret).map(Some);
         }
-        if let Some(key) = read(session).await? {
+        let key = read(session).await?;
+        if let Some(key) = &key {
             tracing::debug!("role key: kept on the server (id {})", key.id);
-            return Ok(key);
         }
+        Ok(key)
+    }
+
+    /// Makes the server's key, the first time (a transaction of several statements: nothing
+    /// else may be sent on the session meanwhile).
+    pub async fn make(session: &Session) -> Result<RoleKey> {
         tracing::info!("role key: none on the server yet; making one");
         create(session).await
     }

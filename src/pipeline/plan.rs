@@ -11,6 +11,7 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::export::Exports;
 use crate::instance::ensure::{Ensured, Resolved, Session, Target};
+use crate::instance::role_key::RoleKey;
 use crate::instance::{self, conninfo::ConnInfo};
 use crate::timeline::Timeline;
 use crate::timeline::{Kind as TimelineKind, naming};
@@ -26,7 +27,7 @@ pub(crate) struct Plan {
     /// What clients are told about TLS (see `instance::tls::for_clients`).
     pub(crate) client_tls: instance::tls::ClientTls,
     /// What timeline role passwords are derived from (role isolation only).
-    pub(crate) role_key: Option<instance::role_key::RoleKey>,
+    pub(crate) role_key: Option<RoleKey>,
 }
 
 impl Plan {
@@ -34,14 +35,22 @@ impl Plan {
         let (timeline, _) = resolve_timeline(&config, env)?;
         let admin = instance::admin(&config, env)?;
         let session = Session::open(&admin, config.connect_timeout).await?;
-        let resolved = session.resolve(&config.app, &timeline).await?;
-        let client_tls =
-            instance::tls::for_clients(&session.client, &admin, config.connect_timeout).await?;
-        let role_key = match config.isolation {
-            instance::role::Isolation::Role => {
-                Some(instance::role_key::RoleKey::load(&session, env).await?)
-            }
-            instance::role::Isolation::Shared => None,
+        let role_mode = config.isolation == instance::role::Isolation::Role;
+        // Three reads sent together on the session (one round trip, not three).
+        let (resolved, client_tls, found_key) = tokio::try_join!(
+            session.resolve(&config.app, &timeline),
+            instance::tls::for_clients(&session.client, &admin, config.connect_timeout),
+            async {
+                if role_mode {
+                    RoleKey::find(&session, env).await
+                } else {
+                    Ok(None)
+                }
+            },
+        )?;
+        let role_key = match found_key {
+            None if role_mode => Some(RoleKey::make(&session).await?),
+            found => found,
         };
         let mut target = instance::credentials(
             &admin,

@@ -301,6 +301,29 @@ fn set_last_deployed(server: &Server, database: &str, at: &str) {
     ));
 }
 
+/// A redeploy rewrites the deploy time on the admin session under a lock tried once: in a
+/// herd of redeploys of one timeline, one writes it, the rest go on without waiting, and none
+/// fails or warns (two concurrent writes of one comment would fail with "tuple concurrently
+/// updated").
+#[test]
+fn a_herd_of_redeploys_writes_the_deploy_time_once_and_all_succeed() {
+    let server = Server::start();
+    let repo = Repo::new("feature/again");
+    let env = admin_env(&server);
+    let env = with(&env, &[]);
+    run(deploydb(repo.path(), &["ensure"], &env)).expect_code(0);
+    let long_ago = "2020-01-01T00:00:00Z";
+    set_last_deployed(&server, "shop--feature-again", long_ago);
+    let reports = crate::support::race_ensures(&repo, &env, 16);
+    for report in &reports {
+        assert_eq!(report["created"], false, "{report}");
+        assert!(report["warning"].is_null(), "{report}");
+    }
+    let record = server.comment("shop--feature-again").unwrap();
+    assert_ne!(record["last_deployed_at"], long_ago);
+    assert_eq!(record["branch"], "feature/again");
+}
+
 #[test]
 fn older_than_reads_last_deployed_at_which_every_run_refreshes() {
     let server = Server::start();
