@@ -162,10 +162,11 @@ impl Session {
     }
 
     /// Brings the timeline's database (and role) to what this run needs. Runs that find all in
-    /// place write nothing and take no lock. Otherwise one run leads — takes the timeline's lock
-    /// (on a connection of its own, see [`lock`]), reads again and does the work — while racing
-    /// runs wait on a shared lock that they all get at once when the leader is done, so a herd
-    /// does not file through one by one. Every wait is bounded.
+    /// place write nothing and take no lock; a redeploy only rewrites its deploy time (see
+    /// [`Session::touch_on_session`]). Otherwise one run leads — takes the timeline's lock (on a
+    /// connection of its own, see [`lock`]), reads again and does the work — while racing runs
+    /// wait, on their sessions, on a shared lock that they all get at once when the leader is
+    /// done, so a herd does not file through one by one. Every wait is bounded.
     pub async fn ensure(&mut self, resolved: &Resolved, target: Target<'_>) -> Result<Ensured> {
         let name = resolved.database.as_str();
         let key = lock::key(&self.admin, "ensure", name);
@@ -188,23 +189,33 @@ impl Session {
                 "updating"
             }
         );
-        let holder = Holder::open(&self.admin, self.timeout).await?;
         let lock_failed = |detail: String| {
             Error::server(format!(
                 "could not lock database {name} for creation: {detail}"
             ))
         };
         loop {
-            if holder.try_exclusive(key).await.map_err(lock_failed)? {
-                let result = match self.read(&read, name).await {
-                    Ok(state) => self.act(name, &target, state).await,
-                    Err(e) => Err(e),
-                };
-                holder.release().await;
-                return result;
+            // The lock is tried, and waited for, on the session: in a herd only the run that
+            // leads opens the connection that holds it through CREATE DATABASE (which the
+            // session must run outside a transaction), and the rest wait without one.
+            if Holder::on(&self.client)
+                .try_exclusive(key)
+                .await
+                .map_err(lock_failed)?
+            {
+                Holder::on(&self.client).release().await;
+                let holder = Holder::open(&self.admin, self.timeout).await?;
+                if holder.try_exclusive(key).await.map_err(lock_failed)? {
+                    let result = match self.read(&read, name).await {
+                        Ok(state) => self.act(name, &target, state).await,
+                        Err(e) => Err(e),
+                    };
+                    holder.release().await;
+                    return result;
+                }
             }
             // Someone else leads: wait for it, then read what it left.
-            if !holder
+            if !Holder::on(&self.client)
                 .wait_shared(key, ENSURE_WAIT)
                 .await
                 .map_err(lock_failed)?
