@@ -1,9 +1,11 @@
 //! Copying a child's output to ours as it arrives, with secrets replaced by `****`. Nothing waits
 //! for a line to end — a progress dot or a spinner shows at once — except a tail that could be
 //! the start of a secret, which is held until the next read says whether it is one. All secrets
-//! are found in one pass (Aho–Corasick), none that contains another is looked for (a URL shows
-//! as `postgresql://u:****@h/db`: its password is what is secret), and a chunk is only rebuilt
-//! when a secret occurs in it.
+//! are found in one pass (Aho–Corasick, leftmost-longest, so a URL is masked whole rather than
+//! around the password inside it), and a chunk is only rebuilt when a secret occurs in it.
+//! Every secret stays a pattern even when it contains another: dropping the longer one would
+//! print whatever of it the shorter does not cover (an admin password that happens to occur
+//! inside a role's password would unmask the rest of that password).
 
 use std::borrow::Cow;
 use std::io::{Read, Write};
@@ -53,7 +55,13 @@ pub struct Redactor {
 
 impl Redactor {
     pub fn new(secrets: &[&str]) -> Redactor {
-        let secrets = minimal(secrets);
+        let mut secrets: Vec<Vec<u8>> = secrets
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        secrets.sort();
+        secrets.dedup();
         let finder = (!secrets.is_empty()).then(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
@@ -129,29 +137,6 @@ impl Redactor {
     }
 }
 
-/// The secrets to look for: each once, and none that contains another, since masking the
-/// shorter one already hides it (a URL's password is masked inside it). Fewer, shorter
-/// patterns keep the one pass over the output fast.
-fn minimal(secrets: &[&str]) -> Vec<Vec<u8>> {
-    let mut by_length: Vec<&[u8]> = secrets
-        .iter()
-        .filter(|s| !s.is_empty())
-        .map(|s| s.as_bytes())
-        .collect();
-    by_length.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
-    by_length.dedup();
-    let mut kept: Vec<Vec<u8>> = Vec::new();
-    for secret in by_length {
-        if !kept
-            .iter()
-            .any(|shorter| memchr::memmem::find(secret, shorter).is_some())
-        {
-            kept.push(secret.to_vec());
-        }
-    }
-    kept
-}
-
 /// Relays `from` to `to` until end of input, writing (and flushing) what each read brings as it
 /// comes, less any tail that could begin a secret. Returns whether the output ended in the
 /// middle of a line, so the caller can end it before printing lines of its own.
@@ -221,10 +206,24 @@ mod tests {
         for step in [1, 2, 3, 5, 7, 64] {
             let (text, mid) = relayed(input, step, &["s3cret", "postgresql://u:s3cret@h/db"]);
             assert_eq!(
-                text, "connecting to postgresql://u:****@h/db\npassword **** ok\nno newline ****",
+                text, "connecting to ****\npassword **** ok\nno newline ****",
                 "reads of {step}"
             );
             assert!(mid);
+        }
+    }
+
+    /// A short secret that happens to occur inside another secret must not leave the rest of
+    /// the longer one printed: both stay patterns, and the longer is masked whole.
+    #[test]
+    fn a_secret_inside_another_does_not_unmask_the_rest() {
+        for step in [1, 3, 64] {
+            let (text, _) = relayed(
+                b"role password Zk9q-pw-Xr7T\n",
+                step,
+                &["pw", "Zk9q-pw-Xr7T"],
+            );
+            assert_eq!(text, "role password ****\n", "reads of {step}");
         }
     }
 

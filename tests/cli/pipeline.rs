@@ -334,15 +334,7 @@ fn migration_sees_the_exported_connection_and_masks_it_in_output() {
         "{result}"
     );
     assert!(stdout.contains("pw=****"), "{result}");
-    // The URL's password is masked inside it; the rest of the URL is not secret.
-    let url = stdout
-        .lines()
-        .find(|l| l.starts_with("url="))
-        .unwrap_or_default();
-    assert!(
-        url.starts_with("url=postgresql://shop--feature-env:****@"),
-        "{result}"
-    );
+    assert!(stdout.contains("url=****"), "{result}");
     // The migration runs with the timeline's credentials only, never the admin's.
     assert!(stdout.contains("admin=unset"), "{result}");
     assert!(stdout.contains("\nshop--feature-env\n"), "{result}");
