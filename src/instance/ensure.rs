@@ -176,8 +176,10 @@ impl Session {
             tracing::debug!("{name}: in place, nothing to write");
             return Ok(done);
         }
-        if self.settled(state, name, &target, true)?.is_some()
-            && let Some(done) = self.touch_on_session(&read, name, key, &target).await?
+        if let Some(in_place) = self.settled(state, name, &target, true)?
+            && let Some(done) = self
+                .touch_on_session(&read, name, key, &target, in_place)
+                .await?
         {
             return Ok(done);
         }
@@ -240,21 +242,17 @@ impl Session {
     /// after the last): the record is rewritten in one transaction on the admin session, under
     /// the timeline's lock tried once, from a state read again under it. No second connection
     /// and no wait: a run that holds the lock is already writing this timeline, and the time
-    /// can wait for the next deploy. `None` when the state changed meanwhile: the caller then
-    /// takes the full path.
+    /// can wait for the next deploy. `in_place` is what the unlocked read settled on; `None`
+    /// when the state changed meanwhile: the caller then takes the full path.
     async fn touch_on_session(
         &self,
         read: &str,
         name: &str,
         key: i64,
         target: &Target<'_>,
+        in_place: Ensured,
     ) -> Result<Option<Ensured>> {
         let lock = Holder::on(&self.client);
-        let in_place = || Ensured {
-            database: name.to_string(),
-            created: false,
-            warning: None,
-        };
         let got = lock.try_exclusive(key).await.map_err(|detail| {
             Error::server(format!(
                 "could not lock database {name} to record the deploy: {detail}"
@@ -262,7 +260,7 @@ impl Session {
         })?;
         if !got {
             tracing::debug!("{name}: another run holds its lock; the deploy time waits");
-            return Ok(Some(in_place()));
+            return Ok(Some(in_place));
         }
         let state = match self.read(read, name).await {
             Ok(state) => state,
@@ -289,17 +287,7 @@ impl Session {
         };
         record.last_deployed_at =
             Ownership::new(target.app, target.timeline, state.now.clone()).last_deployed_at;
-        let statement = format!(
-            "{}; COMMIT",
-            touch_statement(name, &existing.owner, &record)
-        );
-        if let Err(e) = self.client.batch_execute(&statement).await {
-            lock.release().await;
-            done.warning = Some(format!(
-                "could not record the deploy of {name}: {} (prune --older-than may misjudge this database)",
-                describe(&e)
-            ));
-        }
+        done.warning = self.touch(name, &existing.owner, &record, true).await;
         Ok(Some(done))
     }
 
@@ -448,12 +436,7 @@ impl Session {
                     && is_stale(previous.last_deployed_at.as_deref(), state.now_epoch)
                 {
                     previous.last_deployed_at = record.last_deployed_at.clone();
-                    if let Err(e) = self.touch(name, &owner, &previous).await {
-                        ensured.warning = Some(format!(
-                            "{} (prune --older-than may misjudge this database)",
-                            e.message
-                        ));
-                    }
+                    ensured.warning = self.touch(name, &owner, &previous, false).await;
                 }
             }
             None => {
@@ -682,21 +665,31 @@ impl Session {
             .await;
     }
 
-    /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner.
-    async fn touch(&self, name: &str, owner: &str, record: &Ownership) -> Result<()> {
-        let statement = format!("BEGIN; {}; COMMIT", touch_statement(name, owner, record));
-        let result = self.client.batch_execute(&statement).await;
-        if result.is_err() {
-            // A failed statement leaves the transaction aborted; end it, or every later
-            // statement on this session would fail too.
-            let _ = self.client.batch_execute("ROLLBACK").await;
-        }
-        result.map_err(|e| {
-            Error::server(format!(
-                "could not record the deploy of {name}: {}",
-                describe(&e)
-            ))
-        })
+    /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner,
+    /// in a transaction of its own or in the one already `begun` on the session. A failure is
+    /// a warning: the deploy itself goes on.
+    async fn touch(
+        &self,
+        name: &str,
+        owner: &str,
+        record: &Ownership,
+        begun: bool,
+    ) -> Option<String> {
+        let statement = format!(
+            "{}SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}; COMMIT",
+            if begun { "" } else { "BEGIN; " },
+            quote_ident(owner),
+            quote_ident(name),
+            quote_literal(&record.to_json())
+        );
+        let e = self.client.batch_execute(&statement).await.err()?;
+        // A failed statement leaves the transaction aborted; end it, or every later statement
+        // on this session would fail too.
+        let _ = self.client.batch_execute("ROLLBACK").await;
+        Some(format!(
+            "could not record the deploy of {name}: {} (prune --older-than may misjudge this database)",
+            describe(&e)
+        ))
     }
 
     /// Gives an existing database (made under shared isolation) to its role and closes it to
@@ -736,16 +729,6 @@ struct State {
     now_epoch: i64,
     database: Option<Existing>,
     role: RoleState,
-}
-
-/// The statements that rewrite a database's record, as its owner, inside a transaction.
-fn touch_statement(name: &str, owner: &str, record: &Ownership) -> String {
-    format!(
-        "SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}",
-        quote_ident(owner),
-        quote_ident(name),
-        quote_literal(&record.to_json())
-    )
 }
 
 /// The deploy time is rewritten at most once a minute: a herd of runs for one timeline then
