@@ -19,6 +19,11 @@ const MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// Connects, retrying transient failures until `timeout` has passed.
 pub async fn connect(info: &ConnInfo, timeout: Duration) -> Result<Client> {
+    Ok(connect_noting_tls(info, timeout).await?.0)
+}
+
+/// [`connect`], and whether the connection is encrypted (what `sslmode` negotiated).
+pub async fn connect_noting_tls(info: &ConnInfo, timeout: Duration) -> Result<(Client, bool)> {
     let tls = match info.sslmode {
         SslMode::Disable => None,
         _ => Some(tls::connector(info)?),
@@ -90,7 +95,7 @@ async fn connect_once(
     info: &ConnInfo,
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     remaining: Duration,
-) -> std::result::Result<Client, Failure> {
+) -> std::result::Result<(Client, bool), Failure> {
     tracing::debug!(
         "connecting to {} (sslmode={})",
         info.redacted(),
@@ -101,23 +106,28 @@ async fn connect_once(
     let attempt = async {
         match (info.sslmode, tls) {
             (SslMode::Disable, _) | (_, None) => {
-                start(config.ssl_mode(PgSslMode::Disable), NoTls).await
+                plain(start(config.ssl_mode(PgSslMode::Disable), NoTls).await)
             }
             (SslMode::Allow, Some(tls)) => {
                 // libpq's allow: plain first, TLS only when the server insists on it.
                 match start(config.ssl_mode(PgSslMode::Disable), NoTls).await {
                     Err(e) if e.code().map(|c| c.code()) == Some("28000") => {
-                        start(config.ssl_mode(PgSslMode::Require), tls).await
+                        encrypted(start(config.ssl_mode(PgSslMode::Require), tls).await)
                     }
-                    other => other,
+                    other => plain(other),
                 }
             }
-            (SslMode::Prefer, Some(tls)) => start(config.ssl_mode(PgSslMode::Prefer), tls).await,
-            (_, Some(tls)) => start(config.ssl_mode(PgSslMode::Require), tls).await,
+            (SslMode::Prefer, Some(tls)) => {
+                // The server may decline: the connector notes whether it took TLS up.
+                let (tls, used) = tls::Noting::new(tls);
+                let client = start(config.ssl_mode(PgSslMode::Prefer), tls).await?;
+                Ok((client, used.load(std::sync::atomic::Ordering::Relaxed)))
+            }
+            (_, Some(tls)) => encrypted(start(config.ssl_mode(PgSslMode::Require), tls).await),
         }
     };
     match tokio::time::timeout(remaining, attempt).await {
-        Ok(Ok(client)) => Ok(client),
+        Ok(Ok(connected)) => Ok(connected),
         Ok(Err(e)) => Err(Failure::Driver(e)),
         Err(_) => Err(Failure::TimedOut),
     }
@@ -136,6 +146,18 @@ where
     let (client, connection) = config.connect(tls).await?;
     drive(connection);
     Ok(client)
+}
+
+fn plain(
+    started: std::result::Result<Client, tokio_postgres::Error>,
+) -> std::result::Result<(Client, bool), tokio_postgres::Error> {
+    started.map(|client| (client, false))
+}
+
+fn encrypted(
+    started: std::result::Result<Client, tokio_postgres::Error>,
+) -> std::result::Result<(Client, bool), tokio_postgres::Error> {
+    started.map(|client| (client, true))
 }
 
 fn drive<S, T>(connection: Connection<S, T>)

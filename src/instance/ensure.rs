@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 
-use super::connect::{connect, describe};
+use super::connect::{connect, connect_noting_tls, describe};
 use super::conninfo::ConnInfo;
 use super::lock::{self, Holder};
 use super::ownership::Ownership;
@@ -36,6 +36,8 @@ pub struct Session {
     timeout: Duration,
     pub(crate) superuser: bool,
     pub(crate) version: Version,
+    /// Whether the session is encrypted (see `tls::for_clients`).
+    pub(crate) tls: bool,
 }
 
 /// The database a timeline maps to, and what the catalog says about it now.
@@ -78,7 +80,7 @@ impl Resolved {
 
 impl Session {
     pub async fn open(admin: &ConnInfo, timeout: Duration) -> Result<Session> {
-        let client = connect(admin, timeout).await?;
+        let (client, tls) = connect_noting_tls(admin, timeout).await?;
         // Unnamed statements only (query_typed): a pooler in transaction mode cannot keep a
         // named prepared statement from one transaction to the next.
         // The admin session searches only pg_catalog (and pg_temp, last, for nothing it
@@ -110,6 +112,7 @@ impl Session {
             timeout,
             superuser: row.get(0),
             version,
+            tls,
         })
     }
 
@@ -163,13 +166,16 @@ impl Session {
 
     /// Brings the timeline's database (and role) to what this run needs. Runs that find all in
     /// place write nothing and take no lock; a redeploy only rewrites its deploy time (see
-    /// [`Session::touch_on_session`]). Otherwise one run leads — takes the timeline's lock (on a
-    /// connection of its own, see [`lock`]), reads again and does the work — while racing runs
+    /// [`Session::touch_on_session`]). Otherwise one run leads — takes the timeline's lock in a
+    /// transaction on its session and does the work (see [`Session::lead`]) — while racing runs
     /// wait, on their sessions, on a shared lock that they all get at once when the leader is
     /// done, so a herd does not file through one by one. Every wait is bounded.
     pub async fn ensure(&mut self, resolved: &Resolved, target: Target<'_>) -> Result<Ensured> {
         let name = resolved.database.as_str();
-        let key = lock::key(&self.admin, "ensure", name);
+        let keys = Keys {
+            ensure: lock::key(&self.admin, "ensure", name),
+            accept: lock::key(&self.admin, "ensure-accept", name),
+        };
         let read = self.read_statement();
         let state = &resolved.state;
         if let Some(done) = self.settled(state, name, &target, false)? {
@@ -178,7 +184,7 @@ impl Session {
         }
         if let Some(in_place) = self.settled(state, name, &target, true)?
             && let Some(done) = self
-                .touch_on_session(&read, name, key, &target, in_place)
+                .touch_on_session(&read, name, keys.ensure, &target, in_place)
                 .await?
         {
             return Ok(done);
@@ -197,28 +203,25 @@ impl Session {
             ))
         };
         loop {
-            // The lock is tried, and waited for, on the session: in a herd only the run that
-            // leads opens the connection that holds it through CREATE DATABASE (which the
-            // session must run outside a transaction), and the rest wait without one.
             if Holder::on(&self.client)
-                .try_exclusive(key)
+                .try_exclusive(keys.ensure)
                 .await
                 .map_err(lock_failed)?
             {
-                Holder::on(&self.client).release().await;
-                let holder = Holder::open(&self.admin, self.timeout).await?;
-                if holder.try_exclusive(key).await.map_err(lock_failed)? {
-                    let result = match self.read(&read, name).await {
-                        Ok(state) => self.act(name, &target, state).await,
-                        Err(e) => Err(e),
-                    };
-                    holder.release().await;
-                    return result;
+                let creating = state.database.is_none();
+                match self
+                    .lead(&read, name, &target, keys.accept, creating)
+                    .await?
+                {
+                    Some(done) => return Ok(done),
+                    // The database appeared meanwhile, made without deploydb's lock: look again.
+                    None => continue,
                 }
             }
-            // Someone else leads: wait for it, then read what it left.
+            // Someone else leads: wait for it (and for its acceptance check), then read what it
+            // left.
             if !Holder::on(&self.client)
-                .wait_shared(key, ENSURE_WAIT)
+                .wait_shared(&[keys.ensure, keys.accept], ENSURE_WAIT)
                 .await
                 .map_err(lock_failed)?
             {
@@ -287,7 +290,10 @@ impl Session {
         };
         record.last_deployed_at =
             Ownership::new(target.app, target.timeline, state.now.clone()).last_deployed_at;
-        done.warning = self.touch(name, &existing.owner, &record, true).await;
+        done.warning = self.touch(name, &existing.owner, &record).await;
+        if let Err(e) = self.client.batch_execute("COMMIT").await {
+            done.warning = Some(touch_failed(name, &e));
+        }
         Ok(Some(done))
     }
 
@@ -400,13 +406,74 @@ impl Session {
         )
     }
 
-    /// The work, under the timeline's lock, from a state read under it. The admin's privileges
-    /// are checked before anything is written, and a failure after the first write undoes what
-    /// this run made: the server is left as it was, never with a half-made timeline.
-    async fn act(&mut self, name: &str, target: &Target<'_>, state: State) -> Result<Ensured> {
+    /// The work, under the timeline's lock, which the session holds in the transaction it
+    /// opened to take it; every path out of here ends that transaction. Reads the state again
+    /// under the lock, and checks the admin's privileges before anything is written. Changes to
+    /// an existing database and its role are made in that one transaction, so a failure
+    /// leaves the server as it was. `None`: the database appeared without deploydb's lock.
+    /// When the database was missing before the lock (`creating`), the worker that will make
+    /// it (see [`Session::create`]) connects while the state is read again.
+    async fn lead(
+        &self,
+        read: &str,
+        name: &str,
+        target: &Target<'_>,
+        accept_key: i64,
+        creating: bool,
+    ) -> Result<Option<Ensured>> {
+        let (planned, worker) = tokio::join!(self.plan_under_lock(read, name, target), async {
+            if creating {
+                Some(connect(&self.admin, self.timeout).await)
+            } else {
+                None
+            }
+        });
+        let work = match planned {
+            Ok(Planned::Settled(done)) => {
+                self.end_transaction("ROLLBACK").await?;
+                return Ok(Some(done));
+            }
+            Ok(Planned::Work(work)) => *work,
+            Err(e) => {
+                let _ = self.end_transaction("ROLLBACK").await;
+                return Err(e);
+            }
+        };
+        let Some(existing) = &work.state.database else {
+            let worker = async {
+                match worker {
+                    Some(connected) => connected,
+                    None => connect(&self.admin, self.timeout).await,
+                }
+            };
+            return self.create(name, target, &work, accept_key, worker).await;
+        };
+        match self.update(name, target, &work, existing).await {
+            Ok(done) => {
+                self.end_transaction("COMMIT").await?;
+                Ok(Some(done))
+            }
+            Err(e) => {
+                let _ = self.end_transaction("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The state read under the lock, and what it needs: nothing, or the record to write and
+    /// the role's statements, once the database's owner and the admin's privileges check out.
+    async fn plan_under_lock(
+        &self,
+        read: &str,
+        name: &str,
+        target: &Target<'_>,
+    ) -> Result<Planned> {
+        let state = self.read(read, name).await?;
+        if let Some(done) = self.settled(&state, name, target, false)? {
+            return Ok(Planned::Settled(done));
+        }
         let record = Ownership::new(target.app, target.timeline, state.now.clone());
-        let role_mode = target.isolation == Isolation::Role;
-        let plan = if role_mode {
+        let plan = if target.isolation == Isolation::Role {
             self.role_plan(name, target, &record, &state.role)?
         } else {
             Vec::new()
@@ -416,56 +483,57 @@ impl Session {
         }
         self.require_privileges(state.database.is_none(), !plan.is_empty())
             .await?;
-        let role_created = role_mode && !state.role.exists;
-        if role_mode {
-            role::apply(&self.client, name, &plan, role_created).await?;
+        Ok(Planned::Work(Box::new(Work {
+            state,
+            record,
+            plan,
+        })))
+    }
+
+    /// An existing database, brought up to date inside the lock's transaction (the caller
+    /// commits): its role created or changed, the database handed to it (one made under shared
+    /// isolation), and the deploy time rewritten when due.
+    async fn update(
+        &self,
+        name: &str,
+        target: &Target<'_>,
+        work: &Work,
+        existing: &Existing,
+    ) -> Result<Ensured> {
+        let Work {
+            state,
+            record,
+            plan,
+        } = work;
+        role::apply_in_transaction(&self.client, name, plan, !state.role.exists).await?;
+        let mut owner = existing.owner.clone();
+        if target.isolation == Isolation::Role && existing.owner != name {
+            self.hand_over(name).await?;
+            owner = name.to_string();
         }
-        let mut ensured = Ensured {
+        let mut warning = None;
+        if let Some(mut previous) = existing.comment.as_deref().and_then(Ownership::parse)
+            && is_stale(previous.last_deployed_at.as_deref(), state.now_epoch)
+        {
+            previous.last_deployed_at = record.last_deployed_at.clone();
+            warning = self.touch(name, &owner, &previous).await;
+        }
+        Ok(Ensured {
             database: name.to_string(),
             created: false,
-            warning: None,
-        };
-        match &state.database {
-            Some(existing) => {
-                let mut owner = existing.owner.clone();
-                if role_mode && existing.owner != name {
-                    self.hand_over(name).await?;
-                    owner = name.to_string();
-                }
-                if let Some(mut previous) = existing.comment.as_deref().and_then(Ownership::parse)
-                    && is_stale(previous.last_deployed_at.as_deref(), state.now_epoch)
-                {
-                    previous.last_deployed_at = record.last_deployed_at.clone();
-                    ensured.warning = self.touch(name, &owner, &previous, false).await;
-                }
-            }
-            None => {
-                let created = self.create(name, &record, role_mode, target.template).await;
-                let (created, warning) = match created {
-                    Ok(done) => done,
-                    Err(e) => {
-                        if role_created {
-                            self.drop_role_quietly(name).await;
-                        }
-                        return Err(e);
-                    }
-                };
-                ensured.created = created;
-                ensured.warning = warning;
-            }
-        }
-        if ensured.created
-            && let Err(e) = self.wait_until_connectable(target.credentials).await
-        {
-            // A database nobody can reach through this URL (a pooler without a route to it)
-            // is not a timeline: undo it, so fixing the pooler and running again starts clean.
-            self.drop_database_quietly(name).await;
-            if role_created {
-                self.drop_role_quietly(name).await;
-            }
-            return Err(e);
-        }
-        Ok(ensured)
+            warning,
+        })
+    }
+
+    /// Ends the transaction open on the session (and the lock taken in it).
+    async fn end_transaction(&self, how: &str) -> Result<()> {
+        self.client.batch_execute(how).await.map_err(|e| {
+            Error::server(format!(
+                "could not end the transaction on {}: {}",
+                self.admin.redacted(),
+                describe(&e)
+            ))
+        })
     }
 
     /// Fails before the first write when the admin lacks a privilege this run needs, naming it.
@@ -510,38 +578,141 @@ impl Session {
         Ok((row.get(0), row.get(1)))
     }
 
-    /// Creates the database — from the template when one is asked for and usable — and records
-    /// ownership. Returns whether this run created it (false when another run did first), and a
-    /// warning when the template could not be used.
-    ///
-    /// Under role isolation the database is created with `ALLOW_CONNECTIONS false`, so no role
-    /// can connect in the moment between `CREATE DATABASE` (which grants CONNECT to PUBLIC) and
-    /// the revoke; one transaction, run as the new owner, then records ownership, revokes
-    /// PUBLIC's rights and opens the database. If that fails the database is dropped again.
+    /// A new database, made while the session holds the timeline's lock in its transaction.
+    /// `CREATE DATABASE` cannot run inside a transaction, so a second connection (the worker)
+    /// makes it while the session creates the role in its transaction: the two costliest
+    /// statements overlap, and the worker's connecting overlaps them too. The session then gives
+    /// the database to the role, records ownership, revokes PUBLIC's rights and opens it, and
+    /// commits: the role, its database's record and the opening appear at once. Under role
+    /// isolation the database is made with `ALLOW_CONNECTIONS false`, so nobody can connect
+    /// before the revoke. Before that commit releases the lock, the worker takes the
+    /// acceptance lock, which racing runs wait for too: they go on only after the template's
+    /// objects are handed over and the new database has answered (see
+    /// [`Session::wait_until_connectable`]). A failure before the commit rolls the role back
+    /// and drops the database; after it, drops both.
     async fn create(
         &self,
         name: &str,
-        record: &Ownership,
+        target: &Target<'_>,
+        work: &Work,
+        accept_key: i64,
+        worker: impl Future<Output = Result<Client>>,
+    ) -> Result<Option<Ensured>> {
+        let Work {
+            state,
+            record,
+            plan,
+        } = work;
+        let role_mode = target.isolation == Isolation::Role;
+        let creating_role = role_mode && !state.role.exists;
+        let (made, role) = tokio::join!(
+            self.make_database(worker, name, role_mode, target.template),
+            role::apply_in_transaction(&self.client, name, plan, creating_role)
+        );
+        let rollback = async |made: Option<&Client>| {
+            let _ = self.end_transaction("ROLLBACK").await;
+            if made.is_some() {
+                self.drop_database_quietly(name).await;
+            }
+        };
+        let (worker, from_template, warning) = match (made, role) {
+            (Ok(Made::Created(worker, from_template, warning)), Ok(())) => {
+                (worker, from_template, warning)
+            }
+            (Ok(Made::Created(worker, ..)), Err(e)) => {
+                rollback(Some(&worker)).await;
+                return Err(e);
+            }
+            (Ok(Made::Exists), _) => {
+                rollback(None).await;
+                return Ok(None);
+            }
+            (Err(e), _) => {
+                rollback(None).await;
+                return Err(e);
+            }
+        };
+        let ident = quote_ident(name);
+        let comment = format!(
+            "COMMENT ON DATABASE {ident} IS {}",
+            quote_literal(&record.to_json())
+        );
+        let finish = if role_mode {
+            format!(
+                "ALTER DATABASE {ident} OWNER TO {ident}; SET LOCAL ROLE {ident}; {comment}; \
+                 REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC; \
+                 ALTER DATABASE {ident} ALLOW_CONNECTIONS true"
+            )
+        } else {
+            comment
+        };
+        let accept = Holder::on(&worker);
+        let (finished, accepting) = tokio::join!(
+            self.client.batch_execute(&finish),
+            accept.try_exclusive(accept_key)
+        );
+        if !matches!(accepting, Ok(true)) {
+            // Only racers are affected: they may go on before the acceptance check ends.
+            tracing::debug!("{name}: the acceptance lock is taken or failed: {accepting:?}");
+        }
+        if let Err(e) = finished {
+            rollback(Some(&worker)).await;
+            return Err(self.statement_error("record ownership of", name, &e));
+        }
+        if let Err(e) = self.end_transaction("COMMIT").await {
+            rollback(Some(&worker)).await;
+            return Err(e);
+        }
+        let accepted = async {
+            if role_mode && let Some(template) = from_template {
+                self.take_over_copied_objects(name, template).await?;
+            }
+            self.wait_until_connectable(target.credentials).await
+        };
+        if let Err(e) = accepted.await {
+            // A database nobody can reach through this URL (a pooler without a route to it)
+            // is not a timeline: undo it, so fixing the pooler and running again starts clean.
+            self.drop_database_quietly(name).await;
+            if creating_role {
+                self.drop_role_quietly(name).await;
+            }
+            return Err(e);
+        }
+        accept.release().await;
+        Ok(Some(Ensured {
+            database: name.to_string(),
+            created: true,
+            warning,
+        }))
+    }
+
+    /// The worker's part of [`Session::create`]: a connection of its own, and `CREATE
+    /// DATABASE` on it — from the template when one is asked for and usable, with a warning
+    /// when it is not. `Made::Exists` when a database of that name was made meanwhile.
+    async fn make_database<'t>(
+        &self,
+        worker: impl Future<Output = Result<Client>>,
+        name: &str,
         role_mode: bool,
-        template: Option<&str>,
-    ) -> Result<(bool, Option<String>)> {
+        template: Option<&'t str>,
+    ) -> Result<Made<'t>> {
+        let worker = worker.await?;
         let ident = quote_ident(name);
         let options = if role_mode {
-            format!(" OWNER {ident} ALLOW_CONNECTIONS false")
+            " ALLOW_CONNECTIONS false"
         } else {
-            String::new()
+            ""
         };
         let mut warning = None;
-        let mut from_template = None;
         if let Some(template) = template {
             let statement = format!(
                 "CREATE DATABASE {ident} TEMPLATE {}{options}",
                 quote_ident(template)
             );
-            match self.client.batch_execute(&statement).await {
-                Ok(()) => from_template = Some(template),
+            match worker.batch_execute(&statement).await {
+                Ok(()) => return Ok(Made::Created(worker, Some(template), None)),
                 Err(e) if matches!(e.code().map(|c| c.code()), Some("42P04" | "23505")) => {
-                    return Ok((false, None));
+                    return Ok(Made::Exists);
                 }
                 Err(e) => {
                     warning = Some(format!(
@@ -551,50 +722,22 @@ impl Session {
                 }
             }
         }
-        if from_template.is_none() {
-            let statement = format!("CREATE DATABASE {ident}{options}");
-            if let Err(e) = self.client.batch_execute(&statement).await {
-                // 42P04 duplicate_database, or 23505 unique_violation when a concurrent create
-                // committed between our look-up and our insert into pg_database: it exists now.
-                return match e.code().map(|c| c.code()) {
-                    Some("42P04" | "23505") => Ok((false, warning)),
-                    Some("42501") => Err(Error::server(format!(
-                        "the admin role `{}` may not create database {name}: it needs CREATEDB ({})",
-                        self.admin.user,
-                        describe(&e)
-                    ))
-                    .with_hint("grant it CREATEDB (ALTER ROLE ... CREATEDB) or use another admin URL")),
-                    _ => Err(self.statement_error("create", name, &e)),
-                };
-            }
+        let statement = format!("CREATE DATABASE {ident}{options}");
+        match worker.batch_execute(&statement).await {
+            Ok(()) => Ok(Made::Created(worker, None, warning)),
+            // 42P04 duplicate_database, or 23505 unique_violation when a concurrent create
+            // committed between our look-up and our insert into pg_database.
+            Err(e) => match e.code().map(|c| c.code()) {
+                Some("42P04" | "23505") => Ok(Made::Exists),
+                Some("42501") => Err(Error::server(format!(
+                    "the admin role `{}` may not create database {name}: it needs CREATEDB ({})",
+                    self.admin.user,
+                    describe(&e)
+                ))
+                .with_hint("grant it CREATEDB (ALTER ROLE ... CREATEDB) or use another admin URL")),
+                _ => Err(self.statement_error("create", name, &e)),
+            },
         }
-        let comment = format!(
-            "COMMENT ON DATABASE {ident} IS {}",
-            quote_literal(&record.to_json())
-        );
-        let finish = if role_mode {
-            format!(
-                "BEGIN; SET LOCAL ROLE {ident}; {comment}; \
-                 REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC; \
-                 ALTER DATABASE {ident} ALLOW_CONNECTIONS true; COMMIT"
-            )
-        } else {
-            comment
-        };
-        if let Err(e) = self.client.batch_execute(&finish).await {
-            let error = self.statement_error("record ownership of", name, &e);
-            let _ = self.client.batch_execute("ROLLBACK").await;
-            self.drop_database_quietly(name).await;
-            return Err(error);
-        }
-        if role_mode
-            && let Some(template) = from_template
-            && let Err(e) = self.take_over_copied_objects(name, template).await
-        {
-            self.drop_database_quietly(name).await;
-            return Err(e);
-        }
-        Ok((true, warning))
     }
 
     /// The objects copied from the template belong to the template's role: in the new
@@ -666,45 +809,35 @@ impl Session {
     }
 
     /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner,
-    /// in a transaction of its own or in the one already `begun` on the session. A failure is
-    /// a warning: the deploy itself goes on.
-    async fn touch(
-        &self,
-        name: &str,
-        owner: &str,
-        record: &Ownership,
-        begun: bool,
-    ) -> Option<String> {
+    /// inside the transaction open on the session, which the caller commits. A failure is a
+    /// warning, and undoes only this (a savepoint): the deploy itself goes on.
+    async fn touch(&self, name: &str, owner: &str, record: &Ownership) -> Option<String> {
         let statement = format!(
-            "{}SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}; COMMIT",
-            if begun { "" } else { "BEGIN; " },
+            "SAVEPOINT deploydb_touch; SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}; \
+             RESET ROLE; RELEASE SAVEPOINT deploydb_touch",
             quote_ident(owner),
             quote_ident(name),
             quote_literal(&record.to_json())
         );
         let e = self.client.batch_execute(&statement).await.err()?;
-        // A failed statement leaves the transaction aborted; end it, or every later statement
-        // on this session would fail too.
-        let _ = self.client.batch_execute("ROLLBACK").await;
-        Some(format!(
-            "could not record the deploy of {name}: {} (prune --older-than may misjudge this database)",
-            describe(&e)
-        ))
+        // A failed statement leaves the transaction aborted; go back to before it, or the
+        // commit would undo everything else too.
+        let _ = self
+            .client
+            .batch_execute("ROLLBACK TO SAVEPOINT deploydb_touch")
+            .await;
+        Some(touch_failed(name, &e))
     }
 
     /// Gives an existing database (made under shared isolation) to its role and closes it to
-    /// every other role, in one transaction.
+    /// every other role, inside the transaction open on the session.
     async fn hand_over(&self, name: &str) -> Result<()> {
         let ident = quote_ident(name);
         let statement = format!(
-            "BEGIN; ALTER DATABASE {ident} OWNER TO {ident}; SET LOCAL ROLE {ident}; \
-             REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC; COMMIT"
+            "ALTER DATABASE {ident} OWNER TO {ident}; SET LOCAL ROLE {ident}; \
+             REVOKE CONNECT, TEMPORARY ON DATABASE {ident} FROM PUBLIC; RESET ROLE"
         );
-        let result = self.client.batch_execute(&statement).await;
-        if result.is_err() {
-            let _ = self.client.batch_execute("ROLLBACK").await;
-        }
-        result.map_err(|e| {
+        self.client.batch_execute(&statement).await.map_err(|e| {
             self.statement_error("give its role", name, &e)
                 .with_hint("the admin must own the database (or be a superuser) to hand it to the timeline's role")
         })
@@ -717,6 +850,40 @@ impl Session {
             describe(e)
         ))
     }
+}
+
+fn touch_failed(name: &str, e: &tokio_postgres::Error) -> String {
+    format!(
+        "could not record the deploy of {name}: {} (prune --older-than may misjudge this database)",
+        describe(e)
+    )
+}
+
+/// The timeline's two lock keys: `ensure`, held by the run that leads while it writes, and
+/// `accept`, held by its worker until the new database has answered.
+struct Keys {
+    ensure: i64,
+    accept: i64,
+}
+
+/// What the state read under the lock asks for.
+enum Planned {
+    Settled(Ensured),
+    Work(Box<Work>),
+}
+
+/// The state read under the lock, the ownership record to write and the role's statements.
+struct Work {
+    state: State,
+    record: Ownership,
+    plan: Vec<String>,
+}
+
+/// What the worker's `CREATE DATABASE` did: made it (on this connection, from this template,
+/// with this warning), or found it made.
+enum Made<'t> {
+    Created(Client, Option<&'t str>, Option<String>),
+    Exists,
 }
 
 /// How long a racer waits for the run that is creating the same timeline's database.

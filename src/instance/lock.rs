@@ -1,8 +1,9 @@
 //! deploydb's advisory locks: the migration lock (two pipelines of one timeline never migrate at
-//! once) and the ensure lock (one run creates a timeline's database while racers wait).
+//! once) and the ensure locks (one run creates a timeline's database while racers wait, also
+//! for its acceptance check).
 //!
-//! Each lock is transaction-scoped and held by a connection of its own, kept inside an open
-//! transaction for as long as the lock is needed. That is what holds behind a pooler in
+//! Each lock is transaction-scoped and held in an open transaction for as long as it is needed,
+//! on the admin session or on a connection of its own (see [`Holder`]). That is what holds behind a pooler in
 //! transaction mode (PgBouncer, Supavisor, Neon's pooler): the pooler pins one server connection
 //! to a client for the length of a transaction, whereas a session-level lock could be taken on
 //! one server connection and released on another. A run that dies closes its connection, and the
@@ -96,27 +97,34 @@ impl<'a> Holder<'a> {
             .await
     }
 
-    /// Waits (at most `wait`) until whoever holds `key` exclusively is done, then lets go.
-    pub async fn wait_shared(&self, key: i64, wait: Duration) -> std::result::Result<bool, String> {
+    /// Waits until whoever holds each of `keys` exclusively is done, in order (at most `wait`
+    /// for each), then lets go.
+    pub async fn wait_shared(
+        &self,
+        keys: &[i64],
+        wait: Duration,
+    ) -> std::result::Result<bool, String> {
         tracing::info!(
             "another run is creating the database; waiting up to {}s for it",
             wait.as_secs()
         );
-        let got = self
-            .bounded(
-                &format!("pg_catalog.pg_advisory_xact_lock_shared({key})"),
-                wait,
-            )
-            .await?;
+        let calls = keys
+            .iter()
+            .map(|key| format!("pg_catalog.pg_advisory_xact_lock_shared({key})"))
+            .collect::<Vec<_>>()
+            .join("; SELECT ");
+        let got = self.bounded(&calls, wait).await?;
         if got {
             self.end().await?;
         }
         Ok(got)
     }
 
-    async fn bounded(&self, call: &str, wait: Duration) -> std::result::Result<bool, String> {
+    /// Runs `SELECT {calls}` under a `lock_timeout` of `wait`, in a transaction that stays open
+    /// when they all return; `calls` may hold several calls separated by `; SELECT `.
+    async fn bounded(&self, calls: &str, wait: Duration) -> std::result::Result<bool, String> {
         let ms = wait.as_millis().clamp(1, i32::MAX as u128);
-        let statement = format!("BEGIN; SET LOCAL lock_timeout = {ms}; SELECT {call}");
+        let statement = format!("BEGIN; SET LOCAL lock_timeout = {ms}; SELECT {calls}");
         match self.client().simple_query(&statement).await {
             Ok(_) => Ok(true),
             Err(e) if e.code().map(|c| c.code()) == Some("55P03") => {

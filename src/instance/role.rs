@@ -104,26 +104,54 @@ pub async fn apply(
     if statements.is_empty() {
         return Ok(());
     }
-    let action = if creating { "create" } else { "update" };
-    // The statements carry the password's SCRAM verifier: their purpose is logged, not them.
-    tracing::info!(
-        "{action} role {name}: {} statement(s) in one transaction",
-        statements.len()
-    );
-    let batch = format!("BEGIN; {}; COMMIT", statements.join("; "));
-    let result = client.batch_execute(&batch).await;
+    let result = run(client, name, statements, creating, true).await;
     if result.is_err() {
         // Leave no aborted transaction behind on the session.
         let _ = client.batch_execute("ROLLBACK").await;
     }
-    result.map_err(|e| match e.code().map(|c| c.code()) {
-        Some("42501") => Error::server(format!(
-            "the admin role may not {action} role {name}: it needs CREATEROLE ({})",
-            describe(&e)
-        ))
-        .with_hint(PRIVILEGE_HINT),
-        _ => Error::server(format!("could not {action} role {name}: {}", describe(&e))),
-    })
+    result
+}
+
+/// Runs a plan inside the transaction already open on `client`, which the caller ends: the
+/// role then appears (or changes) together with whatever else that transaction does.
+pub async fn apply_in_transaction(
+    client: &Client,
+    name: &str,
+    statements: &[String],
+    creating: bool,
+) -> Result<()> {
+    if statements.is_empty() {
+        return Ok(());
+    }
+    run(client, name, statements, creating, false).await
+}
+
+async fn run(
+    client: &Client,
+    name: &str,
+    statements: &[String],
+    creating: bool,
+    own_transaction: bool,
+) -> Result<()> {
+    let action = if creating { "create" } else { "update" };
+    // The statements carry the password's SCRAM verifier: their purpose is logged, not them.
+    tracing::info!("{action} role {name}: {} statement(s)", statements.len());
+    let batch = if own_transaction {
+        format!("BEGIN; {}; COMMIT", statements.join("; "))
+    } else {
+        statements.join("; ")
+    };
+    client
+        .batch_execute(&batch)
+        .await
+        .map_err(|e| match e.code().map(|c| c.code()) {
+            Some("42501") => Error::server(format!(
+                "the admin role may not {action} role {name}: it needs CREATEROLE ({})",
+                describe(&e)
+            ))
+            .with_hint(PRIVILEGE_HINT),
+            _ => Error::server(format!("could not {action} role {name}: {}", describe(&e))),
+        })
 }
 
 /// Only a SCRAM verifier reaches the server, never the password.

@@ -24,7 +24,10 @@
 //! | TLS, publicly trusted, no CA file        | `require` (Node verifies anyway)  |
 //! | TLS, nothing verifies                    | `require`; warning with the fix   |
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -34,6 +37,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
+use tokio_postgres::Socket;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::conninfo::{ConnInfo, SslMode};
@@ -74,29 +79,16 @@ impl ClientTls {
     }
 }
 
-/// Measures the admin session (`pg_stat_ssl`) and, when TLS is on but not yet fully verified,
-/// tries one `verify-full` connection with the same roots, then decides with [`decide`].
+/// Takes what the admin connection negotiated (`tls`: whether it is encrypted, as
+/// [`Noting`] saw it) and, when TLS is on but not yet fully verified, tries one `verify-full`
+/// connection with the same roots, then decides with [`decide`]. Behind a pooler this is the
+/// hop the app's clients will use too (to the pooler), which `pg_stat_ssl` on the server
+/// could not tell.
 pub async fn for_clients(
-    client: &tokio_postgres::Client,
+    tls: bool,
     admin: &ConnInfo,
     timeout: std::time::Duration,
 ) -> Result<ClientTls> {
-    let tls: bool = client
-        .query_typed(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid()",
-            &[],
-        )
-        .await
-        .map_err(|e| {
-            Error::server(format!(
-                "could not read the admin connection's TLS state on {}: {}",
-                admin.redacted(),
-                super::connect::describe(&e)
-            ))
-        })?
-        .first()
-        .map(|row| row.get(0))
-        .unwrap_or(false);
     let full = if tls && admin.sslmode != SslMode::VerifyFull {
         let probe = ConnInfo {
             sslmode: SslMode::VerifyFull,
@@ -309,6 +301,72 @@ impl ServerCertVerifier for ChainOnly {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
+    }
+}
+
+/// A connector that notes whether the server took TLS up: under `sslmode=prefer` (and
+/// `allow`) the driver only hands the socket to the connector when the server agreed to it.
+pub struct Noting<M> {
+    inner: M,
+    used: Arc<AtomicBool>,
+}
+
+impl<M> Noting<M> {
+    pub fn new(inner: M) -> (Noting<M>, Arc<AtomicBool>) {
+        let used = Arc::new(AtomicBool::new(false));
+        (
+            Noting {
+                inner,
+                used: used.clone(),
+            },
+            used,
+        )
+    }
+}
+
+impl<M: MakeTlsConnect<Socket>> MakeTlsConnect<Socket> for Noting<M>
+where
+    M::TlsConnect: Send,
+    <M::TlsConnect as TlsConnect<Socket>>::Future: Send + 'static,
+{
+    type Stream = M::Stream;
+    type TlsConnect = NotingConnect<M::TlsConnect>;
+    type Error = M::Error;
+
+    fn make_tls_connect(
+        &mut self,
+        domain: &str,
+    ) -> std::result::Result<Self::TlsConnect, M::Error> {
+        Ok(NotingConnect {
+            inner: self.inner.make_tls_connect(domain)?,
+            used: self.used.clone(),
+        })
+    }
+}
+
+pub struct NotingConnect<C> {
+    inner: C,
+    used: Arc<AtomicBool>,
+}
+
+type Handshake<S, E> = Pin<Box<dyn Future<Output = std::result::Result<S, E>> + Send>>;
+
+impl<C: TlsConnect<Socket>> TlsConnect<Socket> for NotingConnect<C>
+where
+    C::Future: Send + 'static,
+{
+    type Stream = C::Stream;
+    type Error = C::Error;
+    type Future = Handshake<C::Stream, C::Error>;
+
+    fn connect(self, stream: Socket) -> Self::Future {
+        let used = self.used;
+        let handshake = self.inner.connect(stream);
+        Box::pin(async move {
+            let stream = handshake.await?;
+            used.store(true, Ordering::Relaxed);
+            Ok(stream)
+        })
     }
 }
 

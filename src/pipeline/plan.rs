@@ -36,10 +36,10 @@ impl Plan {
         let admin = instance::admin(&config, env)?;
         let session = Session::open(&admin, config.connect_timeout).await?;
         let role_mode = config.isolation == instance::role::Isolation::Role;
-        // Three reads sent together on the session (one round trip, not three).
+        // The reads sent together on the session (one round trip, not two).
         let (resolved, client_tls, found_key) = tokio::try_join!(
             session.resolve(&config.app, &timeline),
-            instance::tls::for_clients(&session.client, &admin, config.connect_timeout),
+            instance::tls::for_clients(session.tls, &admin, config.connect_timeout),
             async {
                 if role_mode {
                     RoleKey::find(&session, env).await
