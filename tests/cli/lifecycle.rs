@@ -324,6 +324,32 @@ fn a_herd_of_redeploys_writes_the_deploy_time_once_and_all_succeed() {
     assert_eq!(record["branch"], "feature/again");
 }
 
+/// The role of a new timeline is created in the transaction that then records its database:
+/// when `CREATE DATABASE` fails after the role was made (here because someone — a pgAdmin
+/// window, say — is connected to template1, which PostgreSQL refuses to copy then), the run
+/// fails with the server's reason and leaves neither the role nor a database behind.
+#[test]
+fn a_failed_create_database_leaves_no_role_behind() {
+    let server = Server::start();
+    let repo = Repo::new("feature/blocked");
+    let env = admin_env(&server);
+    let env = with(&env, &[]);
+    let before = roles(&server);
+    let held = crate::support::hold_session(&server.superuser_url_to("template1"));
+    let failed = run(deploydb(repo.path(), &["ensure"], &env)).expect_code(5);
+    assert!(
+        failed.stderr().contains("being accessed by other users"),
+        "{}",
+        failed.stderr()
+    );
+    assert_eq!(roles(&server), before, "the role was left behind");
+    assert!(server.databases().is_empty(), "{:?}", server.databases());
+    drop(held);
+    let created = run(deploydb(repo.path(), &["ensure", "--format", "json"], &env)).expect_code(0);
+    assert_eq!(created.json()["created"], true);
+    assert_eq!(roles(&server), vec!["shop--feature-blocked".to_string()]);
+}
+
 #[test]
 fn older_than_reads_last_deployed_at_which_every_run_refreshes() {
     let server = Server::start();

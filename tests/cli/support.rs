@@ -59,6 +59,12 @@ impl Server {
         query(url.expose(), sql)
     }
 
+    /// The bootstrap superuser's URL to `database`.
+    pub fn superuser_url_to(&self, database: &str) -> String {
+        let info = self.cluster.cluster.conninfo().with_database(database);
+        info.url().expose().to_string()
+    }
+
     pub fn databases(&self) -> Vec<String> {
         self.superuser_sql("SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres' ORDER BY 1")
     }
