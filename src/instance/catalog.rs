@@ -12,6 +12,29 @@ use crate::error::{Error, Result};
 use crate::timeline::{Kind, naming};
 use tokio_postgres::types::Type;
 
+/// The comment on the database whose oid is `oid` (SQL), where deploydb keeps its record. Read
+/// from `pg_shdescription` directly: `shobj_description` is a SQL function that looks the
+/// catalog's oid up by name on every call, which a fresh backend pays for (about 1 ms a read).
+pub(crate) fn database_comment(oid: &str) -> String {
+    shared_comment(oid, PG_DATABASE)
+}
+
+/// The comment on the role whose oid is `oid` (SQL); see [`database_comment`].
+pub(crate) fn role_comment(oid: &str) -> String {
+    shared_comment(oid, PG_AUTHID)
+}
+
+/// The oids of `pg_database` and `pg_authid`, fixed since PostgreSQL 8.1 (`pg_class.h`).
+const PG_DATABASE: u32 = 1262;
+const PG_AUTHID: u32 = 1260;
+
+fn shared_comment(oid: &str, class: u32) -> String {
+    format!(
+        "(SELECT c.description FROM pg_catalog.pg_shdescription c \
+          WHERE c.objoid = {oid} AND c.classoid = {class})"
+    )
+}
+
 /// A database deploydb manages, as the catalog describes it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Managed {
@@ -119,13 +142,21 @@ impl Session {
         let rows = self
             .client
             .query_typed(
-                "SELECT pg_catalog.shobj_description(d.oid, 'pg_database'), pg_catalog.pg_get_userbyid(d.datdba), \
-                        pg_catalog.shobj_description(pg_catalog.to_regrole(pg_catalog.quote_ident($1))::oid, 'pg_authid') \
-                 FROM pg_catalog.pg_database d WHERE d.datname = $1",
+                &format!(
+                    "SELECT {}, pg_catalog.pg_get_userbyid(d.datdba), {} \
+                     FROM pg_catalog.pg_database d WHERE d.datname = $1",
+                    database_comment("d.oid"),
+                    role_comment("pg_catalog.to_regrole(pg_catalog.quote_ident($1))::oid")
+                ),
                 &[(&database, Type::TEXT)],
             )
             .await
-            .map_err(|e| Error::server(format!("could not look up database {database}: {}", describe(&e))))?;
+            .map_err(|e| {
+                Error::server(format!(
+                    "could not look up database {database}: {}",
+                    describe(&e)
+                ))
+            })?;
         let Some(row) = rows.first() else {
             return Ok((None, false));
         };

@@ -305,11 +305,13 @@ impl Session {
         format!(
             "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
                     extract(epoch FROM now())::bigint, \
-                    pg_catalog.shobj_description(d.oid, 'pg_database'), pg_catalog.pg_get_userbyid(d.datdba), \
-                    r.oid IS NOT NULL, pg_catalog.shobj_description(r.oid, 'pg_authid'), \
+                    {}, pg_catalog.pg_get_userbyid(d.datdba), \
+                    r.oid IS NOT NULL, {}, \
                     coalesce({may_act_as}, false) \
              FROM (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident($1))::oid AS oid) AS r \
-             LEFT JOIN pg_database d ON d.datname = $1"
+             LEFT JOIN pg_database d ON d.datname = $1",
+            super::catalog::database_comment("d.oid"),
+            super::catalog::role_comment("r.oid")
         )
     }
 

@@ -40,7 +40,10 @@ pub async fn begin(
     };
     let existing = client
         .query_typed(
-            "SELECT pg_catalog.shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &format!(
+                "SELECT {} FROM pg_catalog.pg_database d WHERE d.datname = $1",
+                super::catalog::database_comment("d.oid")
+            ),
             &[(&name, Type::TEXT)],
         )
         .await
@@ -177,9 +180,9 @@ async fn role_state(session: &Session, name: &str) -> Result<RoleState> {
         .client
         .query_typed_one(
             &format!(
-                "SELECT r.oid IS NOT NULL, pg_catalog.shobj_description(r.oid, 'pg_authid'), \
-                        coalesce({may_act_as}, false) \
-                 FROM (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident($1))::oid AS oid) AS r"
+                "SELECT r.oid IS NOT NULL, {}, coalesce({may_act_as}, false) \
+                 FROM (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident($1))::oid AS oid) AS r",
+                super::catalog::role_comment("r.oid")
             ),
             &[(&name, Type::TEXT)],
         )
