@@ -2,7 +2,8 @@
 //! and `prune --dry-run` when the app has 20 databases among 100, 1,000 and 2,000, against the
 //! one `psql` query a user would run instead; and a real `prune` against a bare `DROP DATABASE`
 //! loop in one `psql` session, per dropped database. The other databases carry deploydb records
-//! of another app (the worst case for the catalog filter, which cannot skip them by comment).
+//! of another app (the worst case for the catalog filter, which cannot skip them by comment),
+//! and each has its role, which the admin belongs to, as deploydb leaves them.
 //!
 //! `cargo bench --bench scale` (DEPLOYDB_BENCH_RUNS=N to change the repetitions,
 //! DEPLOYDB_BENCH_NO_WRITE=1 to leave BENCHMARKS.md alone). It needs ~15 GB of free disk in the
@@ -168,15 +169,18 @@ fn ensure(bench: &Bench, branch: &str) {
     time(bench.deploydb(&["ensure", "--timeline", &format!("branch:{branch}")]));
 }
 
-/// `count` more databases of app `other`, each with a deploydb record, created by the
-/// superuser from one script per hundred (CREATE DATABASE cannot share a transaction).
+/// `count` more databases of app `other`, each with a deploydb record and a role granted to
+/// the admin (what role isolation leaves: an admin that belongs to every timeline's role),
+/// created by the superuser from one script per hundred (CREATE DATABASE cannot share a
+/// transaction).
 fn fill(bench: &Bench, dir: &Path, from: usize, count: usize, record: &str) {
     for chunk in (from..from + count).collect::<Vec<_>>().chunks(100) {
         let mut sql = String::new();
         for n in chunk {
             let name = format!("other--filler-{n}");
             sql.push_str(&format!(
-                "CREATE DATABASE \"{name}\";\nCOMMENT ON DATABASE \"{name}\" IS $r${record}$r$;\n"
+                "CREATE DATABASE \"{name}\";\nCOMMENT ON DATABASE \"{name}\" IS $r${record}$r$;\n\
+                 CREATE ROLE \"{name}\" LOGIN;\nGRANT \"{name}\" TO bench_admin;\n"
             ));
         }
         run_script(bench, dir, "bench_super", &sql);
