@@ -1,8 +1,9 @@
 //! Copying a child's output to ours as it arrives, with secrets replaced by `****`. Nothing waits
 //! for a line to end — a progress dot or a spinner shows at once — except a tail that could be
 //! the start of a secret, which is held until the next read says whether it is one. All secrets
-//! are found in one pass (Aho–Corasick, leftmost-longest, so a URL is masked whole rather than
-//! around the password inside it), and a chunk is only rebuilt when a secret occurs in it.
+//! are found in one pass (Teddy, or Aho–Corasick when Teddy cannot be built; leftmost-longest,
+//! so a URL is masked whole rather than around the password inside it), and a chunk is only
+//! rebuilt when a secret occurs in it.
 //! Every secret stays a pattern even when it contains another: dropping the longer one would
 //! print whatever of it the shorter does not cover (an admin password that happens to occur
 //! inside a role's password would unmask the rest of that password).
@@ -10,7 +11,7 @@
 use std::borrow::Cow;
 use std::io::{Read, Write};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, Input, Match, MatchKind, Span, packed};
 
 /// A pipe's default capacity on Linux: one read takes what the command wrote since the last.
 /// (Larger reads and a pipe widened to 1 MiB measured slower: 1.3–1.6× against 1.2×.)
@@ -44,7 +45,7 @@ fn own(fd: std::os::fd::BorrowedFd<'_>) -> Option<Box<dyn Write + Send>> {
 const MASK: &[u8] = b"****";
 
 pub struct Redactor {
-    finder: Option<AhoCorasick>,
+    finder: Option<Finder>,
     longest: usize,
     /// For each byte, every `(secret, k)` whose first `k` bytes (a proper prefix) end with that
     /// byte, longest first: the candidates for a held-back tail, found without a loop over
@@ -62,12 +63,7 @@ impl Redactor {
             .collect();
         secrets.sort();
         secrets.dedup();
-        let finder = (!secrets.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&secrets)
-                .expect("a handful of short literal patterns always builds")
-        });
+        let finder = (!secrets.is_empty()).then(|| Finder::new(&secrets));
         let longest = secrets.iter().map(Vec::len).max().unwrap_or(0);
         let mut tails = vec![Vec::new(); 256];
         for (i, secret) in secrets.iter().enumerate() {
@@ -91,16 +87,17 @@ impl Redactor {
         let Some(finder) = &self.finder else {
             return Cow::Borrowed(text);
         };
-        let mut matches = finder.find_iter(text).peekable();
-        if matches.peek().is_none() {
+        let Some(first) = finder.next(text, 0) else {
             return Cow::Borrowed(text);
-        }
+        };
         let mut out = Vec::with_capacity(text.len());
         let mut start = 0;
-        for m in matches {
+        let mut found = Some(first);
+        while let Some(m) = found {
             out.extend_from_slice(&text[start..m.start()]);
             out.extend_from_slice(MASK);
             start = m.end();
+            found = finder.next(text, start);
         }
         out.extend_from_slice(&text[start..]);
         Cow::Owned(out)
@@ -126,14 +123,55 @@ impl Redactor {
         let mut cut = text.len() - prefix;
         // A complete secret that reaches over the cut is written whole, masked, now. Only the
         // end of the text can hold one: it starts less than the longest secret before the cut.
-        let window = cut.saturating_sub(self.longest);
-        if let Some(m) = finder
-            .find_iter(&text[window..])
-            .find(|m| window + m.start() < cut && window + m.end() > cut)
-        {
-            cut = window + m.end();
+        let mut from = cut.saturating_sub(self.longest);
+        while let Some(m) = finder.next(text, from) {
+            if m.start() >= cut {
+                break;
+            }
+            if m.end() > cut {
+                cut = m.end();
+                break;
+            }
+            from = m.end();
         }
         text.len() - cut
+    }
+}
+
+/// The search for every secret at once, leftmost-longest. Teddy (a SIMD search over a few
+/// literal patterns) when it can be built — a handful of secrets always fits it — else the
+/// Aho–Corasick automaton. Not `AhoCorasick` alone: for a few patterns it prefilters on their
+/// first bytes, which ordinary text is full of (64 MiB of mixed-case letters with five secrets:
+/// 818 ms through the automaton, 26 ms through Teddy, 17 ms for a bare copy).
+enum Finder {
+    Teddy(packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl Finder {
+    fn new(secrets: &[Vec<u8>]) -> Finder {
+        let teddy = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostLongest)
+            .builder()
+            .extend(secrets)
+            .build();
+        match teddy {
+            Some(searcher) => Finder::Teddy(searcher),
+            None => Finder::Automaton(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(secrets)
+                    .expect("literal patterns always build"),
+            ),
+        }
+    }
+
+    /// The leftmost-longest secret in `text` that starts at `from` or later.
+    fn next(&self, text: &[u8], from: usize) -> Option<Match> {
+        match self {
+            Finder::Teddy(searcher) => searcher.find_in(text, Span::from(from..text.len())),
+            Finder::Automaton(automaton) => automaton.find(Input::new(text).range(from..)),
+        }
     }
 }
 
@@ -289,5 +327,44 @@ mod tests {
             ]
         );
         assert!(!mid);
+    }
+
+    /// Teddy and the automaton find the same secrets: random text over a small alphabet (so
+    /// secrets occur, overlap and sit inside one another), random secrets, every start.
+    #[test]
+    fn teddy_and_the_automaton_agree() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        };
+        let mut teddy_used = false;
+        for _ in 0..300 {
+            let mut secrets: Vec<Vec<u8>> = (0..1 + next(6))
+                .map(|_| (0..1 + next(5)).map(|_| b"abc"[next(3) as usize]).collect())
+                .collect();
+            secrets.sort();
+            secrets.dedup();
+            let text: Vec<u8> = (0..next(200)).map(|_| b"abcd"[next(4) as usize]).collect();
+            let teddy = Finder::new(&secrets);
+            teddy_used |= matches!(teddy, Finder::Teddy(_));
+            let automaton = Finder::Automaton(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&secrets)
+                    .unwrap(),
+            );
+            for from in 0..=text.len() {
+                assert_eq!(
+                    teddy.next(&text, from),
+                    automaton.next(&text, from),
+                    "{secrets:?} in {:?} from {from}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
+        assert!(teddy_used, "Teddy was never built");
     }
 }
