@@ -147,14 +147,22 @@ pub fn rg_command(root: &Path) -> Option<Command> {
 /// one, so the producer (`cat`) is as fast as it can be and never the bottleneck.
 pub fn log_file(dir: &Path, line: usize, bytes: usize) -> PathBuf {
     let path = dir.join(format!("log-{line}-{bytes}"));
-    let mut one = vec![b'x'; line - 1];
-    // Vary the text a little, as real logs do, without making the producer do any work.
-    for (i, b) in one.iter_mut().enumerate().step_by(7) {
-        *b = b'a' + (i % 26) as u8;
-    }
-    one.push(b'\n');
+    // Text as logs have it (letters of both cases, digits, spaces), so a search that keys on
+    // a few common bytes pays here as it would in a real job; prepared once, so the producer
+    // only copies.
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .:_-";
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let lines_per_block = ((1 << 20) / line).max(1);
-    let block = one.repeat(lines_per_block);
+    let mut block = Vec::with_capacity(lines_per_block * line);
+    for _ in 0..lines_per_block {
+        for _ in 0..line - 1 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            block.push(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
+        }
+        block.push(b'\n');
+    }
     let mut file = std::io::BufWriter::new(fs::File::create(&path).unwrap());
     let mut written = 0;
     while written < bytes {
