@@ -290,10 +290,7 @@ impl Session {
         };
         record.last_deployed_at =
             Ownership::new(target.app, target.timeline, state.now.clone()).last_deployed_at;
-        done.warning = self.touch(name, &existing.owner, &record).await;
-        if let Err(e) = self.client.batch_execute("COMMIT").await {
-            done.warning = Some(touch_failed(name, &e));
-        }
+        done.warning = self.touch(name, &existing.owner, &record, true).await;
         Ok(Some(done))
     }
 
@@ -518,7 +515,7 @@ impl Session {
             && is_stale(previous.last_deployed_at.as_deref(), state.now_epoch)
         {
             previous.last_deployed_at = record.last_deployed_at.clone();
-            warning = self.touch(name, &owner, &previous).await;
+            warning = self.touch(name, &owner, &previous, false).await;
         }
         Ok(Ensured {
             database: name.to_string(),
@@ -811,23 +808,34 @@ impl Session {
     }
 
     /// Rewrites the ownership record (with a new `last_deployed_at`) as the database's owner,
-    /// inside the transaction open on the session, which the caller commits. A failure is a
-    /// warning, and undoes only this (a savepoint): the deploy itself goes on.
-    async fn touch(&self, name: &str, owner: &str, record: &Ownership) -> Option<String> {
-        let statement = format!(
-            "SAVEPOINT deploydb_touch; SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}; \
-             RESET ROLE; RELEASE SAVEPOINT deploydb_touch",
+    /// inside the transaction open on the session. With `commit`, the same round trip commits
+    /// it (a failure rolls the whole transaction back); without, the caller commits, and a
+    /// failure undoes only this (a savepoint). A failure is a warning: the deploy goes on.
+    async fn touch(
+        &self,
+        name: &str,
+        owner: &str,
+        record: &Ownership,
+        commit: bool,
+    ) -> Option<String> {
+        let rewrite = format!(
+            "SET LOCAL ROLE {}; COMMENT ON DATABASE {} IS {}; RESET ROLE",
             quote_ident(owner),
             quote_ident(name),
             quote_literal(&record.to_json())
         );
+        let (statement, undo) = if commit {
+            (format!("{rewrite}; COMMIT"), "ROLLBACK")
+        } else {
+            (
+                format!("SAVEPOINT deploydb_touch; {rewrite}; RELEASE SAVEPOINT deploydb_touch"),
+                "ROLLBACK TO SAVEPOINT deploydb_touch",
+            )
+        };
         let e = self.client.batch_execute(&statement).await.err()?;
-        // A failed statement leaves the transaction aborted; go back to before it, or the
-        // commit would undo everything else too.
-        let _ = self
-            .client
-            .batch_execute("ROLLBACK TO SAVEPOINT deploydb_touch")
-            .await;
+        // A failed statement leaves the transaction aborted: end it, or go back to before
+        // this, or every later statement on this session would fail too.
+        let _ = self.client.batch_execute(undo).await;
         Some(touch_failed(name, &e))
     }
 
