@@ -608,9 +608,10 @@ impl Session {
             self.make_database(worker, name, role_mode, target.template),
             role::apply_in_transaction(&self.client, name, plan, creating_role)
         );
-        let rollback = async |made: Option<&Client>| {
+        // Undoes the transaction (and the role made in it), and the database when it was made.
+        let rollback = async |made: bool| {
             let _ = self.end_transaction("ROLLBACK").await;
-            if made.is_some() {
+            if made {
                 self.drop_database_quietly(name).await;
             }
         };
@@ -618,16 +619,16 @@ impl Session {
             (Ok(Made::Created(worker, from_template, warning)), Ok(())) => {
                 (worker, from_template, warning)
             }
-            (Ok(Made::Created(worker, ..)), Err(e)) => {
-                rollback(Some(&worker)).await;
+            (Ok(Made::Created(..)), Err(e)) => {
+                rollback(true).await;
                 return Err(e);
             }
             (Ok(Made::Exists), _) => {
-                rollback(None).await;
+                rollback(false).await;
                 return Ok(None);
             }
             (Err(e), _) => {
-                rollback(None).await;
+                rollback(false).await;
                 return Err(e);
             }
         };
@@ -655,11 +656,11 @@ impl Session {
             tracing::debug!("{name}: the acceptance lock is taken or failed: {accepting:?}");
         }
         if let Err(e) = finished {
-            rollback(Some(&worker)).await;
+            rollback(true).await;
             return Err(self.statement_error("record ownership of", name, &e));
         }
         if let Err(e) = self.end_transaction("COMMIT").await {
-            rollback(Some(&worker)).await;
+            rollback(true).await;
             return Err(e);
         }
         let accepted = async {

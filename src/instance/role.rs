@@ -101,9 +101,6 @@ pub async fn apply(
     statements: &[String],
     creating: bool,
 ) -> Result<()> {
-    if statements.is_empty() {
-        return Ok(());
-    }
     let result = run(client, name, statements, creating, true).await;
     if result.is_err() {
         // Leave no aborted transaction behind on the session.
@@ -120,9 +117,6 @@ pub async fn apply_in_transaction(
     statements: &[String],
     creating: bool,
 ) -> Result<()> {
-    if statements.is_empty() {
-        return Ok(());
-    }
     run(client, name, statements, creating, false).await
 }
 
@@ -133,6 +127,9 @@ async fn run(
     creating: bool,
     own_transaction: bool,
 ) -> Result<()> {
+    if statements.is_empty() {
+        return Ok(());
+    }
     let action = if creating { "create" } else { "update" };
     // The statements carry the password's SCRAM verifier: their purpose is logged, not them.
     tracing::info!("{action} role {name}: {} statement(s)", statements.len());
