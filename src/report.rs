@@ -30,6 +30,8 @@ pub fn configure(quiet: bool, env: &Env) {
 pub struct Stage {
     name: &'static str,
     started: Instant,
+    /// Set by [`Stage::stop`]: the stage's work ended before its line is made.
+    took: Option<Duration>,
 }
 
 impl Stage {
@@ -37,11 +39,18 @@ impl Stage {
         Stage {
             name,
             started: Instant::now(),
+            took: None,
         }
     }
 
     pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
+        self.took.unwrap_or_else(|| self.started.elapsed())
+    }
+
+    /// Ends the stage's clock, for work that finished while something else went on.
+    pub fn stop(mut self) -> Stage {
+        self.took = Some(self.started.elapsed());
+        self
     }
 
     pub fn done(self, message: impl std::fmt::Display) {
@@ -52,7 +61,7 @@ impl Stage {
     pub fn finish(self, message: impl std::fmt::Display) -> String {
         format_line(
             self.name,
-            format_args!("{message} [{}]", human(self.started.elapsed())),
+            format_args!("{message} [{}]", human(self.elapsed())),
         )
     }
 }

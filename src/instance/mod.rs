@@ -56,8 +56,17 @@ const DEFAULT_URL_ENV: &str = "DEPLOYDB_ADMIN_URL";
 /// The admin connection: from the variable named by `[instance] url_env`, or, when that is
 /// unset, the embedded local cluster (started on demand). A CA given outside the URL
 /// (`DEPLOYDB_CA_CERT` as PEM text, or `[instance] ca_cert`) becomes its `sslrootcert`.
+/// Whether the run has a linked server (an admin URL), rather than the embedded one.
+pub fn linked(config: &Config, env: &Env) -> bool {
+    admin_url(config, env).is_some()
+}
+
+fn admin_url<'e>(config: &Config, env: &'e Env) -> Option<&'e str> {
+    env.get(&config.url_env).filter(|url| !url.is_empty())
+}
+
 pub fn admin(config: &Config, env: &Env) -> Result<ConnInfo> {
-    let mut info = match env.get(&config.url_env).filter(|url| !url.is_empty()) {
+    let mut info = match admin_url(config, env) {
         Some(url) => ConnInfo::parse(url).map_err(|reason| {
             Error::usage(format!("the admin URL in ${} cannot be used: {reason}", config.url_env))
                 .with_hint("write it as postgresql://USER:PASSWORD@HOST:PORT/postgres, with special characters percent-encoded")

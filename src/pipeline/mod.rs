@@ -27,7 +27,7 @@ mod summary;
 use migration::{Migration, refresh_template};
 use outputs::deliver;
 pub(crate) use outputs::write_github_outputs;
-pub(crate) use plan::Plan;
+pub(crate) use plan::{Opening, Plan};
 use seed::{seed, seed_error, seed_table, seeds};
 use summary::{MigrationSummary, Summary, closing_line, job_summary};
 
@@ -96,8 +96,25 @@ async fn run_stages(
     summary: &mut Summary,
 ) -> Result<i32> {
     let argv = options.argv.clone();
-    let stage = Stage::start("detect");
-    let detected = detect::scan(&config.root)?;
+    // With a linked server, the admin session opens while the repository is read: the
+    // connection's round trips and password proof overlap the walk. The embedded server is
+    // not started before detection says it is needed, and a run that stops before the plan
+    // (nothing to provision, a bad repository) drops the attempt unfinished.
+    let opening = Opening::start(&config, env);
+    let detected = if opening.is_some() {
+        let root = config.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let stage = Stage::start("detect");
+            let detected = detect::scan(&root);
+            (stage.stop(), detected)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("the repository scan stopped: {e}")))?
+    } else {
+        (Stage::start("detect"), detect::scan(&config.root))
+    };
+    let (stage, detected) = detected;
+    let detected = detected?;
     // An explicit command always runs; only "nothing detected and nothing configured" skips.
     let explicit = argv.is_some()
         || config
@@ -175,7 +192,7 @@ async fn run_stages(
             source_name(early_timeline.source)
         ),
     );
-    let mut plan = Plan::new(config, env).await?;
+    let mut plan = Plan::with_session(config, env, opening).await?;
     let exports = plan.exports(env)?;
     let secrets = plan.secrets(&exports);
     if ci == Ci::Github {

@@ -30,11 +30,59 @@ pub(crate) struct Plan {
     pub(crate) role_key: Option<RoleKey>,
 }
 
+/// The admin session being opened in the background (by `run`, while it reads the repository).
+/// Dropped unused, the attempt stops.
+pub(crate) struct Opening(tokio::task::JoinHandle<Result<Session>>);
+
+impl Opening {
+    /// Starts opening the session to a linked server; `None` for the embedded one, which is
+    /// not started before it is known to be needed.
+    pub(crate) fn start(config: &Config, env: &Env) -> Option<Opening> {
+        if !instance::linked(config, env) {
+            return None;
+        }
+        let admin = instance::admin(config, env);
+        let timeout = config.connect_timeout;
+        Some(Opening(tokio::spawn(async move {
+            Session::open(&admin?, timeout).await
+        })))
+    }
+
+    async fn finish(mut self) -> Result<Session> {
+        (&mut self.0)
+            .await
+            .map_err(|e| Error::internal(format!("opening the admin session stopped: {e}")))?
+    }
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Plan {
     pub(crate) async fn new(config: Config, env: &Env) -> Result<Plan> {
+        Plan::with_session(config, env, None).await
+    }
+
+    /// The plan, on a session whose opening started earlier (see [`Opening`]) or, with `None`,
+    /// on one opened now. An early session's error counts only here, after the timeline's:
+    /// what a run reports first does not depend on which finished first.
+    pub(crate) async fn with_session(
+        config: Config,
+        env: &Env,
+        opening: Option<Opening>,
+    ) -> Result<Plan> {
         let (timeline, _) = resolve_timeline(&config, env)?;
-        let admin = instance::admin(&config, env)?;
-        let session = Session::open(&admin, config.connect_timeout).await?;
+        let session = match opening {
+            Some(opening) => opening.finish().await?,
+            None => {
+                let admin = instance::admin(&config, env)?;
+                Session::open(&admin, config.connect_timeout).await?
+            }
+        };
+        let admin = session.admin().clone();
         let role_mode = config.isolation == instance::role::Isolation::Role;
         // The reads sent together on the session (one round trip, not two).
         let (resolved, client_tls, found_key) = tokio::try_join!(

@@ -572,6 +572,49 @@ fn no_postgres_dependency_skips_unless_required() {
     assert!(server.databases().is_empty());
 }
 
+/// `run` opens the admin session while it reads the repository; a run with nothing to provision
+/// drops that attempt instead of waiting for it. The server here accepts connections and never
+/// answers, under a connect timeout of ten minutes: a run that waited would not end.
+#[test]
+fn a_skipped_run_does_not_wait_for_a_server_that_never_answers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holder = held.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            holder.lock().unwrap().push(stream);
+        }
+    });
+    let repo = Repo::new("feature/x");
+    repo.write("package.json", r#"{"dependencies":{"express":"4"}}"#);
+    let url = format!("postgresql://admin:secret@127.0.0.1:{port}/postgres");
+    let child = deploydb(
+        repo.path(),
+        &["run"],
+        &[
+            ("DEPLOYDB_ADMIN_URL", url.as_str()),
+            ("DEPLOYDB_CONNECT_TIMEOUT", "10m"),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let pid = child.id();
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output().unwrap()));
+    let Ok(output) = ended.recv_timeout(Duration::from_secs(60)) else {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+        panic!("the skipped run was still waiting for the silent server after 60 s");
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("nothing to provision"), "{stderr}");
+}
+
 #[test]
 fn env_output_evaluates_in_a_shell_and_connects() {
     let server = Server::start();
