@@ -747,6 +747,14 @@ fn sql_migrations_run_once_and_refuse_an_edited_file() {
         ),
         vec!["0"]
     );
+    // Its ledger row went out with it and was refused, so it is not recorded as applied.
+    assert_eq!(
+        support::query(
+            &superuser,
+            "SELECT count(*) FROM deploydb_migrations WHERE name = '003_broken.sql'"
+        ),
+        vec!["0"]
+    );
     fs::remove_file(repo.path().join("db/migrations/003_broken.sql")).unwrap();
 
     // An edited applied file: refused before anything changes.
