@@ -256,7 +256,10 @@ impl Session {
         in_place: Ensured,
     ) -> Result<Option<Ensured>> {
         let lock = Holder::on(&self.client);
-        let got = lock.try_exclusive(key).await.map_err(|detail| {
+        // The read goes out with the lock, inside the transaction the lock opens: one round
+        // trip. Without the lock its answer is not used (and the transaction is ended).
+        let (got, state) = tokio::join!(lock.try_exclusive(key), self.read(read, name));
+        let got = got.map_err(|detail| {
             Error::server(format!(
                 "could not lock database {name} to record the deploy: {detail}"
             ))
@@ -265,7 +268,7 @@ impl Session {
             tracing::debug!("{name}: another run holds its lock; the deploy time waits");
             return Ok(Some(in_place));
         }
-        let state = match self.read(read, name).await {
+        let state = match state {
             Ok(state) => state,
             Err(e) => {
                 lock.release().await;
