@@ -69,6 +69,90 @@ pub async fn connect_noting_tls(info: &ConnInfo, timeout: Duration) -> Result<(C
     unreachable!("the loop returns")
 }
 
+/// A TCP connection to `info`'s server, opened ahead of a handshake that must wait for
+/// something else first: the server forks the connection's backend when it accepts, so that
+/// cost is paid while the caller still waits. `None` for a Unix socket or when it fails (the
+/// handshake then connects as usual). A server that sees nothing on it logs nothing.
+pub async fn open_socket(info: &ConnInfo) -> Option<tokio::net::TcpStream> {
+    if info.host.starts_with('/') {
+        return None;
+    }
+    let socket = tokio::net::TcpStream::connect((info.host.as_str(), info.port))
+        .await
+        .ok()?;
+    socket.set_nodelay(true).ok()?;
+    Some(socket)
+}
+
+/// [`connect`], first over `socket` (from [`open_socket`]) when there is one. If that socket
+/// fails for any reason but the server's final refusal, a fresh connection is made as usual.
+pub async fn connect_over(
+    info: &ConnInfo,
+    timeout: Duration,
+    socket: Option<tokio::net::TcpStream>,
+) -> Result<Client> {
+    // The usual path reports what is wrong with TLS settings that cannot be used.
+    let tls = match info.sslmode {
+        SslMode::Disable => Ok(None),
+        _ => tls::connector(info).map(Some),
+    };
+    if let Some(socket) = socket
+        && info.sslmode != SslMode::Allow
+        && let Ok(tls) = tls
+    {
+        match connect_raw(info, socket, tls, timeout).await {
+            Ok(client) => return Ok(client),
+            Err(failure) if failure.code().is_some() && !is_retryable(&failure) => {
+                return Err(connect_error(info, &failure));
+            }
+            Err(failure) => {
+                tracing::debug!("the socket opened ahead failed: {}", failure.describe());
+            }
+        }
+    }
+    connect(info, timeout).await
+}
+
+/// One handshake over a socket already connected, with TLS as `sslmode` asks (not `allow`).
+async fn connect_raw(
+    info: &ConnInfo,
+    socket: tokio::net::TcpStream,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    remaining: Duration,
+) -> std::result::Result<Client, Failure> {
+    let mut config = info.pg_config();
+    let attempt = async {
+        let Some(mut make) = tls else {
+            let (client, connection) = config
+                .ssl_mode(PgSslMode::Disable)
+                .connect_raw(socket, NoTls)
+                .await?;
+            drive(connection);
+            return Ok(client);
+        };
+        let Ok(tls) =
+            MakeTlsConnect::<tokio::net::TcpStream>::make_tls_connect(&mut make, &info.host);
+        let mode = if info.sslmode == SslMode::Prefer {
+            PgSslMode::Prefer
+        } else {
+            PgSslMode::Require
+        };
+        let (client, connection) = config.ssl_mode(mode).connect_raw(socket, tls).await?;
+        drive(connection);
+        Ok(client)
+    };
+    match tokio::time::timeout(remaining, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(Failure::TimedOut),
+    }
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Failure {
+        Failure::Driver(e)
+    }
+}
+
 /// Why one attempt failed.
 enum Failure {
     Driver(tokio_postgres::Error),

@@ -607,9 +607,12 @@ impl Session {
         } = work;
         let role_mode = target.isolation == Isolation::Role;
         let creating_role = role_mode && !state.role.exists;
-        let (made, role) = tokio::join!(
+        // The acceptance check's socket is opened meanwhile: the server forks its backend while
+        // a core is free (CREATE DATABASE keeps one busy), not after the commit.
+        let (made, role, socket) = tokio::join!(
             self.make_database(worker, name, role_mode, target.template),
-            role::apply_in_transaction(&self.client, name, plan, creating_role)
+            role::apply_in_transaction(&self.client, name, plan, creating_role),
+            super::connect::open_socket(target.credentials)
         );
         // Undoes the transaction (and the role made in it), and the database when it was made.
         let rollback = async |made: bool| {
@@ -670,7 +673,8 @@ impl Session {
             if role_mode && let Some(template) = from_template {
                 self.take_over_copied_objects(name, template).await?;
             }
-            self.wait_until_connectable(target.credentials).await
+            self.wait_until_connectable(target.credentials, socket)
+                .await
         };
         if let Err(e) = accepted.await {
             // A database nobody can reach through this URL (a pooler without a route to it)
@@ -765,8 +769,12 @@ impl Session {
     /// either, while it reached `postgres` there, what is in between (a pooler without a `* =`
     /// entry) does not route new databases. PgBouncer hides that behind an authentication
     /// failure, so the error text alone cannot tell.
-    async fn wait_until_connectable(&self, info: &ConnInfo) -> Result<()> {
-        let client = match connect(info, self.timeout).await {
+    async fn wait_until_connectable(
+        &self,
+        info: &ConnInfo,
+        socket: Option<tokio::net::TcpStream>,
+    ) -> Result<()> {
+        let client = match super::connect::connect_over(info, self.timeout, socket).await {
             Ok(client) => client,
             Err(e) => {
                 let mut probe = self.admin.clone();
