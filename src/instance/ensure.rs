@@ -80,15 +80,41 @@ impl Resolved {
 
 impl Session {
     pub async fn open(admin: &ConnInfo, timeout: Duration) -> Result<Session> {
+        let mut session = Session::connect(admin, timeout).await?;
+        let identity = session.identify().await?;
+        session.identified(identity);
+        Ok(session)
+    }
+
+    /// The session's connection, before [`Session::identify`]: until [`Session::identified`]
+    /// is given its answer, the version and superuser flag are placeholders, so only reads
+    /// that depend on neither (the state read, the role key) may be sent meanwhile.
+    pub(crate) async fn connect(admin: &ConnInfo, timeout: Duration) -> Result<Session> {
         let (client, tls) = connect_noting_tls(admin, timeout).await?;
+        Ok(Session {
+            client,
+            admin: admin.clone(),
+            timeout,
+            superuser: false,
+            version: Version(super::version::MINIMUM),
+            tls,
+        })
+    }
+
+    /// Whether the admin is a superuser, and the server's version (refused below 12). Sent
+    /// first on the session, it also sets the search path, so reads sent after it in the same
+    /// round trip run under it.
+    pub(crate) async fn identify(&self) -> Result<(bool, Version)> {
         // Unnamed statements only (query_typed): a pooler in transaction mode cannot keep a
         // named prepared statement from one transaction to the next.
         // The admin session searches only pg_catalog (and pg_temp, last, for nothing it
         // calls): a role that may create objects in `public` of the admin's database (anyone,
         // before PostgreSQL 15) could otherwise overload a catalog function with a better
-        // matching signature and run code as the admin. Calls are schema-qualified as well,
-        // for poolers that do not keep session settings.
-        let row = client
+        // matching signature and run code as the admin. Calls (and operators where a
+        // lookalike could match better) are schema-qualified as well, for poolers that do not
+        // keep session settings.
+        let row = self
+            .client
             .query_typed_one(
                 "SELECT pg_catalog.current_setting('is_superuser')::bool, \
                         pg_catalog.current_setting('server_version_num')::int, \
@@ -100,20 +126,18 @@ impl Session {
             .map_err(|e| {
                 Error::server(format!(
                     "could not read the admin role on {}: {}",
-                    admin.redacted(),
+                    self.admin.redacted(),
                     describe(&e)
                 ))
             })?;
         let number: i32 = row.get(1);
-        let version = Version::check(number, row.get(2))?;
-        Ok(Session {
-            client,
-            admin: admin.clone(),
-            timeout,
-            superuser: row.get(0),
-            version,
-            tls,
-        })
+        Ok((row.get(0), Version::check(number, row.get(2))?))
+    }
+
+    /// Takes [`Session::identify`]'s answer.
+    pub(crate) fn identified(&mut self, (superuser, version): (bool, Version)) {
+        self.superuser = superuser;
+        self.version = version;
     }
 
     pub fn admin(&self) -> &ConnInfo {
@@ -297,11 +321,11 @@ impl Session {
         Ok(Some(done))
     }
 
-    /// The one query that reads a timeline's state; its role check depends on the version.
-    /// It avoids the pg_roles view (`to_regrole` instead): a new backend would parse the view's
+    /// The one query that reads a timeline's state, the same for every major (so it can go out
+    /// before the version is known; see [`Session::identify`]). It avoids the pg_roles view (`to_regrole` instead): a new backend would parse the view's
     /// rule first, which is a good part of a short session's cost on the server.
     fn read_statement(&self) -> String {
-        let may_act_as = self.version.may_act_as("r.oid");
+        let may_act_as = super::version::may_act_as("r.oid");
         format!(
             "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
                     extract(epoch FROM now())::bigint, \

@@ -175,7 +175,7 @@ pub async fn finish(session: &Session, rebuild: &Rebuild, migrated: bool) -> Res
 }
 
 async fn role_state(session: &Session, name: &str) -> Result<RoleState> {
-    let may_act_as = session.version.may_act_as("r.oid");
+    let may_act_as = super::version::may_act_as("r.oid");
     let row = session
         .client
         .query_typed_one(

@@ -44,7 +44,7 @@ impl Opening {
         let admin = instance::admin(config, env);
         let timeout = config.connect_timeout;
         Some(Opening(tokio::spawn(async move {
-            Session::open(&admin?, timeout).await
+            Session::connect(&admin?, timeout).await
         })))
     }
 
@@ -75,17 +75,20 @@ impl Plan {
         opening: Option<Opening>,
     ) -> Result<Plan> {
         let (timeline, _) = resolve_timeline(&config, env)?;
-        let session = match opening {
+        let mut session = match opening {
             Some(opening) => opening.finish().await?,
             None => {
                 let admin = instance::admin(&config, env)?;
-                Session::open(&admin, config.connect_timeout).await?
+                Session::connect(&admin, config.connect_timeout).await?
             }
         };
         let admin = session.admin().clone();
         let role_mode = config.isolation == instance::role::Isolation::Role;
-        // The reads sent together on the session (one round trip, not two).
-        let (resolved, client_tls, found_key) = tokio::try_join!(
+        // The reads go out together with the query that identifies the admin and the server
+        // and sets the search path, behind it: one round trip, not two. Its answer counts
+        // first (an unsupported server is the error to report).
+        let (identity, resolved, client_tls, found_key) = tokio::join!(
+            session.identify(),
             session.resolve(&config.app, &timeline),
             instance::tls::for_clients(session.tls, &admin, config.connect_timeout),
             async {
@@ -95,7 +98,9 @@ impl Plan {
                     Ok(None)
                 }
             },
-        )?;
+        );
+        session.identified(identity?);
+        let (resolved, client_tls, found_key) = (resolved?, client_tls?, found_key?);
         let role_key = match found_key {
             None if role_mode => Some(RoleKey::make(&session).await?),
             found => found,
