@@ -322,8 +322,9 @@ impl Session {
     }
 
     /// The one query that reads a timeline's state, the same for every major (so it can go out
-    /// before the version is known; see [`Session::identify`]). It avoids the pg_roles view (`to_regrole` instead): a new backend would parse the view's
-    /// rule first, which is a good part of a short session's cost on the server.
+    /// before the version is known; see [`Session::identify`]). It avoids the pg_roles view
+    /// (`to_regrole` instead): a new backend would parse the view's rule first, which is a good
+    /// part of a short session's cost on the server.
     fn read_statement(&self) -> String {
         let may_act_as = super::version::may_act_as("r.oid");
         format!(
