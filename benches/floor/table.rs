@@ -28,11 +28,17 @@ pub enum RowKind {
     Rss { kib: i64 },
 }
 
+/// `text` for a Markdown table cell: a `|`, even inside a code span (`cat log | cat`), would
+/// end the cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
 impl Row {
     pub fn timed(figure: &str, floor_name: &str, (ours, floor): (Stat, Stat), ratio: f64) -> Row {
         Row {
-            figure: figure.into(),
-            floor_name: floor_name.into(),
+            figure: cell(figure),
+            floor_name: cell(floor_name),
             kind: RowKind::Timed { ours, floor },
             target: Target::Ratio(ratio),
         }
@@ -41,8 +47,8 @@ impl Row {
     /// A figure with an absolute target; the floor is shown for scale.
     pub fn within(figure: &str, floor_name: &str, (ours, floor): (Stat, Stat), ms: f64) -> Row {
         Row {
-            figure: figure.into(),
-            floor_name: floor_name.into(),
+            figure: cell(figure),
+            floor_name: cell(floor_name),
             kind: RowKind::Timed { ours, floor },
             target: Target::Ms(ms),
         }
@@ -50,7 +56,7 @@ impl Row {
 
     pub fn rss(figure: &str, kib: i64, mib: f64) -> Row {
         Row {
-            figure: figure.into(),
+            figure: cell(figure),
             floor_name: "—".into(),
             kind: RowKind::Rss { kib },
             target: Target::MiB(mib),
