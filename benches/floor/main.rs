@@ -9,7 +9,12 @@
 //! DEPLOYDB_BENCH_NO_WRITE=1 to leave BENCHMARKS.md alone).
 
 mod inputs;
+mod install;
 mod measure;
+// The release assets and their loopback server, as the ship tests build them.
+#[allow(dead_code)]
+#[path = "../../tests/cli/release.rs"]
+mod release;
 // Shared with benches/scale, which uses parts this bench does not.
 #[allow(dead_code)]
 mod server;
@@ -66,6 +71,9 @@ fn main() {
     }
     if wanted("rss") {
         rss_figures(&bench, &mut rows);
+    }
+    if wanted("install") {
+        install::figures(runs, &mut rows);
     }
 
     let context = format!(

@@ -15,6 +15,7 @@ mod pipeline;
 mod pipelines;
 mod psql;
 mod real_repos;
+mod release;
 mod security;
 mod servers;
 mod ship;

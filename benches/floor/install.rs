@@ -1,0 +1,67 @@
+//! The GitHub Action's install step on a cold runner: an empty tool cache, the release assets
+//! (this build's binary, packed by `scripts/package.sh`) served from a loopback HTTP server as
+//! `tests/cli/ship.rs` serves them. Against it, the same archive fetched and unpacked by hand,
+//! with no checksum: what a workflow that curls the binary itself would pay.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::measure::{pair, time};
+use crate::release::{ASSET, ReleaseServer, VERSION, release_tree};
+use crate::table::Row;
+
+/// The action's step against `curl | tar`, each run into a folder of its own.
+pub fn figures(runs: usize, rows: &mut Vec<Row>) {
+    let tree = release_tree(VERSION);
+    let server = ReleaseServer::start(tree.path());
+    let scratch = tempfile::tempdir().unwrap();
+    let action = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let installed = |i: usize| {
+        let runner = scratch.path().join(format!("runner-{i}"));
+        std::fs::create_dir_all(&runner).unwrap();
+        let mut c = Command::new("bash");
+        c.arg(action.join("ci/github-install.sh"))
+            .current_dir(&runner)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", &runner)
+            .env("GITHUB_ACTION_PATH", action)
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("RUNNER_TOOL_CACHE", runner.join("toolcache"))
+            .env("GITHUB_OUTPUT", runner.join("outputs"))
+            .env("GITHUB_PATH", runner.join("path"))
+            .env("DEPLOYDB_RELEASE_BASE_URL", server.url())
+            .env("DEPLOYDB_VERSION", VERSION)
+            .stdout(Stdio::null());
+        let took = time(c);
+        let binary = runner
+            .join("toolcache/deploydb")
+            .join(VERSION.trim_start_matches('v'))
+            .join("X64/deploydb");
+        assert!(binary.is_file(), "the step installed nothing at {binary:?}");
+        took
+    };
+    let by_hand = |i: usize| -> Duration {
+        let dir = scratch.path().join(format!("by-hand-{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("{}/download/{VERSION}/{ASSET}", server.url());
+        let mut c = Command::new("sh");
+        c.args(["-c", "curl -fsSL \"$1\" | tar -xzf - -C \"$2\"", "sh"])
+            .arg(&url)
+            .arg(&dir);
+        let took = time(c);
+        assert!(
+            dir.join("deploydb").is_file(),
+            "curl | tar unpacked nothing"
+        );
+        took
+    };
+    rows.push(Row::within(
+        "cold GitHub Action install step (empty tool cache, checksum checked; release on a loopback server)",
+        "`curl -fsSL …/deploydb-x86_64-unknown-linux-musl.tar.gz | tar -xz`",
+        pair(runs, installed, by_hand),
+        10_000.0,
+    ));
+}
