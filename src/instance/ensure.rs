@@ -3,7 +3,7 @@
 //! database and its role if missing, record ownership, and check the new database answers.
 //! Safe to run twice and safe to race: a racer that loses the create treats it as existing.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio_postgres::Client;
@@ -324,13 +324,12 @@ impl Session {
     /// The one query that reads a timeline's state, the same for every major (so it can go out
     /// before the version is known; see [`Session::identify`]). It avoids the pg_roles view
     /// (`to_regrole` instead): a new backend would parse the view's rule first, which is a good
-    /// part of a short session's cost on the server.
+    /// part of a short session's cost on the server. The time comes as `now()` and is formatted
+    /// here (see [`super::timestamp`]), for the same reason.
     fn read_statement(&self) -> String {
         let may_act_as = super::version::may_act_as("r.oid");
         format!(
-            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                    extract(epoch FROM now())::bigint, \
-                    {}, pg_catalog.pg_get_userbyid(d.datdba), \
+            "SELECT pg_catalog.now(), {}, pg_catalog.pg_get_userbyid(d.datdba), \
                     r.oid IS NOT NULL, {}, \
                     coalesce({may_act_as}, false) \
              FROM (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident($1))::oid AS oid) AS r \
@@ -346,17 +345,22 @@ impl Session {
             .query_typed_one(statement, &[(&name, Type::TEXT)])
             .await
             .map_err(|e| self.statement_error("look up", name, &e))?;
+        // Whole seconds, as the record keeps them; a server clock before 1970 reads as 1970.
+        let now_epoch = row
+            .get::<_, SystemTime>(0)
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         Ok(State {
-            now: row.get(0),
-            now_epoch: row.get(1),
-            database: row.get::<_, Option<String>>(3).map(|owner| Existing {
-                comment: row.get(2),
+            now: super::timestamp::format_utc(now_epoch),
+            now_epoch,
+            database: row.get::<_, Option<String>>(2).map(|owner| Existing {
+                comment: row.get(1),
                 owner,
             }),
             role: RoleState {
-                exists: row.get(4),
-                comment: row.get(5),
-                admin_may_use: row.get(6),
+                exists: row.get(3),
+                comment: row.get(4),
+                admin_may_use: row.get(5),
             },
         })
     }
