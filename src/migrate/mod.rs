@@ -144,6 +144,9 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
     };
     if let Some(error) = stopped_by {
         stop_group(pid, &mut wait, invocation.grace).await;
+        // What the command printed while it stopped (its last words on SIGTERM) is relayed
+        // before deploydb reports and exits, which does not wait for the relay threads.
+        drain(out_task, err_task).await;
         return Err(error);
     }
     let status = finished
@@ -151,18 +154,7 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
         .map_err(|e| Error::internal(format!("waiting for the migration command failed: {e}")))?
         .wait()
         .map_err(|e| Error::internal(format!("waiting for the migration command failed: {e}")))?;
-    // A grandchild that keeps the pipes open must not hold the pipeline step hostage: its
-    // output is relayed for 2 s more, then deploydb goes on (and exits without waiting for
-    // the relay threads; see lib.rs).
-    let out_mid_line = tokio::time::timeout(Duration::from_secs(2), out_task).await;
-    let err_mid_line = tokio::time::timeout(Duration::from_secs(2), err_task).await;
-    // An unterminated last line is ended, so deploydb's next line starts on a line of its own.
-    if matches!(out_mid_line, Ok(Ok(Ok(true)))) {
-        println!();
-    }
-    if matches!(err_mid_line, Ok(Ok(Ok(true)))) {
-        eprintln!();
-    }
+    drain(out_task, err_task).await;
     #[cfg(unix)]
     let signal = std::os::unix::process::ExitStatusExt::signal(&status);
     #[cfg(not(unix))]
@@ -173,6 +165,25 @@ pub async fn run(invocation: Invocation<'_>) -> Result<i32> {
         (None, None) => exit::INTERNAL,
     })
 }
+
+/// Waits for the relay of the command's stdout and stderr to reach the end of its output. A
+/// grandchild that keeps the pipes open must not hold the pipeline step hostage: its output is
+/// relayed for 2 s more, then deploydb goes on (and exits without waiting for the relay
+/// threads; see lib.rs). An unterminated last line is ended, so deploydb's next line starts on
+/// a line of its own.
+async fn drain(out_task: Relaying, err_task: Relaying) {
+    let out_mid_line = tokio::time::timeout(Duration::from_secs(2), out_task).await;
+    let err_mid_line = tokio::time::timeout(Duration::from_secs(2), err_task).await;
+    if matches!(out_mid_line, Ok(Ok(Ok(true)))) {
+        println!();
+    }
+    if matches!(err_mid_line, Ok(Ok(Ok(true)))) {
+        eprintln!();
+    }
+}
+
+/// A relay thread: whether the output ended mid-line (see [`relay`]).
+type Relaying = tokio::task::JoinHandle<std::io::Result<bool>>;
 
 /// SIGTERM to the whole group; once the command has exited, or the grace period is over,
 /// SIGKILL to whatever is left of the group, so an interrupted run leaves no orphans.

@@ -893,6 +893,35 @@ fn sigint_stops_the_migration_group_and_never_exits_zero() {
     );
 }
 
+/// What the command prints while it stops (its last words on SIGTERM: a rollback, a summary)
+/// reaches the log before deploydb reports the interruption and exits. Far more than a pipe
+/// holds, so the last of it is still in the relay when the command exits.
+#[test]
+fn sigint_relays_everything_the_command_prints_while_it_stops() {
+    let server = Server::start();
+    let repo = Repo::new("feature/last-words");
+    let env = admin_env(&server);
+    let script = "trap 'seq 1 200000; exit 0' TERM; echo started; while true; do sleep 0.1; done";
+    let mut child = deploydb(
+        repo.path(),
+        &["run", "--", "sh", "-c", script],
+        &with(&env, &[]),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "started");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(rest.len(), 200_000, "lines after `started`: {}", rest.len());
+    assert_eq!(rest.last().map(String::as_str), Some("200000"));
+}
+
 /// Processes in process group `group` that are not zombies, from /proc.
 fn live_members_of_group(group: i32) -> Vec<String> {
     let mut alive = Vec::new();
