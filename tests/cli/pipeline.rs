@@ -852,29 +852,13 @@ fn quickstart_runs_the_sample_app_on_the_embedded_cluster() {
 
 #[test]
 fn sigint_stops_the_migration_group_and_never_exits_zero() {
-    let server = Server::start();
-    let repo = Repo::new("feature/cancel");
-    let env = admin_env(&server);
     // The command ignores nothing: on SIGTERM it reports and exits 0, which must not become
     // deploydb's exit code, since the run was interrupted.
     let script = "trap 'echo got-term; exit 0' TERM; echo started $$; (sleep 300) & while true; do sleep 0.1; done";
-    let mut child = deploydb(
-        repo.path(),
-        &["run", "--", "sh", "-c", script],
-        &with(&env, &[]),
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let started = lines.next().unwrap().unwrap();
-    let group: i32 = started.strip_prefix("started ").unwrap().parse().unwrap();
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    assert_eq!(lines.next().unwrap().unwrap(), "got-term");
-    let status = child.wait().unwrap();
+    let mut run = interrupted("feature/cancel", script);
+    let group: i32 = run.first.strip_prefix("started ").unwrap().parse().unwrap();
+    assert_eq!(run.lines.next().unwrap().unwrap(), "got-term");
+    let status = run.child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     // Nothing of the group is left running: the background sleep was killed too. SIGKILL is
     // delivered at once but a process takes a moment to die, so look for up to 5 s. (Zombies
@@ -898,10 +882,31 @@ fn sigint_stops_the_migration_group_and_never_exits_zero() {
 /// holds, so the last of it is still in the relay when the command exits.
 #[test]
 fn sigint_relays_everything_the_command_prints_while_it_stops() {
-    let server = Server::start();
-    let repo = Repo::new("feature/last-words");
-    let env = admin_env(&server);
     let script = "trap 'seq 1 200000; exit 0' TERM; echo started; while true; do sleep 0.1; done";
+    let mut run = interrupted("feature/last-words", script);
+    assert_eq!(run.first, "started");
+    let rest: Vec<String> = run.lines.by_ref().map(Result::unwrap).collect();
+    assert_eq!(run.child.wait().unwrap().code(), Some(130));
+    assert_eq!(rest.len(), 200_000, "lines after `started`: {}", rest.len());
+    assert_eq!(rest.last().map(String::as_str), Some("200000"));
+}
+
+/// A `run` interrupted by SIGINT: the running deploydb, the script's first line and the rest
+/// of its stdout; the server and the repository live as long as this does.
+struct Interrupted {
+    child: std::process::Child,
+    first: String,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    _server: Server,
+    _repo: Repo,
+}
+
+/// `deploydb run -- sh -c SCRIPT` on a new branch, sent SIGINT once the script's first line
+/// has arrived.
+fn interrupted(branch: &str, script: &str) -> Interrupted {
+    let server = Server::start();
+    let repo = Repo::new(branch);
+    let env = admin_env(&server);
     let mut child = deploydb(
         repo.path(),
         &["run", "--", "sh", "-c", script],
@@ -912,14 +917,17 @@ fn sigint_relays_everything_the_command_prints_while_it_stops() {
     .spawn()
     .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "started");
+    let first = lines.next().unwrap().unwrap();
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    assert_eq!(child.wait().unwrap().code(), Some(130));
-    assert_eq!(rest.len(), 200_000, "lines after `started`: {}", rest.len());
-    assert_eq!(rest.last().map(String::as_str), Some("200000"));
+    Interrupted {
+        child,
+        first,
+        lines,
+        _server: server,
+        _repo: repo,
+    }
 }
 
 /// Processes in process group `group` that are not zombies, from /proc.
