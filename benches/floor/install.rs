@@ -3,12 +3,11 @@
 //! `tests/cli/ship.rs` serves them. Against it, the same archive fetched and unpacked by hand,
 //! with no checksum: what a workflow that curls the binary itself would pay.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::measure::{pair, time};
-use crate::release::{ASSET, ReleaseServer, VERSION, release_tree};
+use crate::release::{ASSET, ReleaseServer, VERSION, install_step, release_tree};
 use crate::table::Row;
 
 /// The action's step against `curl | tar`, each run into a folder of its own.
@@ -16,25 +15,11 @@ pub fn figures(runs: usize, rows: &mut Vec<Row>) {
     let tree = release_tree(VERSION);
     let server = ReleaseServer::start(tree.path());
     let scratch = tempfile::tempdir().unwrap();
-    let action = Path::new(env!("CARGO_MANIFEST_DIR"));
     let installed = |i: usize| {
         let runner = scratch.path().join(format!("runner-{i}"));
         std::fs::create_dir_all(&runner).unwrap();
-        let mut c = Command::new("bash");
-        c.arg(action.join("ci/github-install.sh"))
-            .current_dir(&runner)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", &runner)
-            .env("GITHUB_ACTION_PATH", action)
-            .env("RUNNER_OS", "Linux")
-            .env("RUNNER_ARCH", "X64")
-            .env("RUNNER_TOOL_CACHE", runner.join("toolcache"))
-            .env("GITHUB_OUTPUT", runner.join("outputs"))
-            .env("GITHUB_PATH", runner.join("path"))
-            .env("DEPLOYDB_RELEASE_BASE_URL", server.url())
-            .env("DEPLOYDB_VERSION", VERSION)
-            .stdout(Stdio::null());
+        let mut c = install_step(&runner, &server);
+        c.env("DEPLOYDB_VERSION", VERSION).stdout(Stdio::null());
         let took = time(c);
         let binary = runner
             .join("toolcache/deploydb")

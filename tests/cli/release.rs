@@ -121,3 +121,23 @@ pub fn release_tree(tag: &str) -> tempfile::TempDir {
     std::os::unix::fs::symlink(&assets, tree.path().join("latest/download")).unwrap();
     tree
 }
+
+/// The action's install step as the runner runs it, in `dir`: inputs as environment variables,
+/// the tool cache at `dir/toolcache`, `$GITHUB_OUTPUT` and `$GITHUB_PATH` at `dir/outputs` and
+/// `dir/path`, releases from `server`.
+pub fn install_step(dir: &Path, server: &ReleaseServer) -> Command {
+    let mut c = Command::new("bash");
+    c.arg(root().join("ci/github-install.sh"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", dir)
+        .env("GITHUB_ACTION_PATH", root())
+        .env("RUNNER_OS", "Linux")
+        .env("RUNNER_ARCH", "X64")
+        .env("RUNNER_TOOL_CACHE", dir.join("toolcache"))
+        .env("GITHUB_OUTPUT", dir.join("outputs"))
+        .env("GITHUB_PATH", dir.join("path"))
+        .env("DEPLOYDB_RELEASE_BASE_URL", server.url());
+    c
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::release::{ASSET, ReleaseServer, TARGET, VERSION, release_tree};
+use crate::release::{ASSET, ReleaseServer, TARGET, VERSION, install_step, release_tree};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,19 +42,7 @@ impl Runner {
         let path = self.dir.path().join("path");
         let _ = fs::remove_file(&outputs);
         let _ = fs::remove_file(&path);
-        let output = Command::new("bash")
-            .arg(root().join("ci/github-install.sh"))
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", self.dir.path())
-            .env("GITHUB_ACTION_PATH", root())
-            .env("RUNNER_OS", "Linux")
-            .env("RUNNER_ARCH", "X64")
-            .env("RUNNER_TOOL_CACHE", self.tool_cache())
-            .env("GITHUB_OUTPUT", &outputs)
-            .env("GITHUB_PATH", &path)
-            .env("DEPLOYDB_RELEASE_BASE_URL", server.url())
+        let output = install_step(self.dir.path(), server)
             .envs(env.iter().copied())
             .output()
             .unwrap();
